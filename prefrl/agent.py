@@ -1,0 +1,82 @@
+"""What a preference run and a baseline run share: building PPO from a preset, and finishing a run
+(final evaluation on the original env, saved policy, summary.json, learning-curve plot)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from stable_baselines3 import PPO
+from stable_baselines3.common.logger import configure
+from stable_baselines3.common.vec_env import VecEnv
+
+from prefrl.evaluation import evaluate, make_eval_env
+from prefrl.runs import RunFolder
+
+_EVAL_SEED_OFFSET = 20_000  # evaluation envs never share seeds with training envs
+
+
+def make_ppo(env: VecEnv, ppo_kwargs: Mapping[str, Any], seed: int, run: RunFolder) -> PPO:
+    """SB3 PPO with an MLP policy; its own metrics (``train/approx_kl``, ...) go to ``sb3/progress.csv``."""
+    kwargs = dict(ppo_kwargs)
+    policy = kwargs.pop("policy", "MlpPolicy")
+    try:
+        model = PPO(policy, env, seed=seed, verbose=0, **kwargs)
+    except TypeError as error:
+        raise ValueError(f"the preset's [ppo] table has an argument PPO does not take: {error}") from None
+    model.set_logger(configure(str(run / "sb3"), ["csv"]))
+    return model
+
+
+def load_ppo(path: Path, env: VecEnv, run: RunFolder) -> PPO:
+    """A checkpointed PPO (hyperparameters, optimizer and timestep count included), logging into ``run``."""
+    model = PPO.load(path, env=env)
+    model.set_logger(configure(str(run / "sb3"), ["csv"]))
+    return model
+
+
+def save_atomically(model: PPO, path: Path) -> None:
+    """Save the policy to a temporary zip and rename it into place: a kill never leaves half a checkpoint."""
+    temporary = path.with_name(path.stem + ".tmp.zip")
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def final_evaluation(model: PPO, env_id: str, episodes: int, seed: int) -> tuple[float, float]:
+    """Mean and std of the true return of ``episodes`` deterministic episodes of the original env."""
+    env = make_eval_env(env_id, episodes, seed + _EVAL_SEED_OFFSET)
+    try:
+        return evaluate(model, env, episodes)
+    finally:
+        env.close()
+
+
+def finish_run(
+    model: PPO,
+    run: RunFolder,
+    env_id: str,
+    final_eval_episodes: int,
+    seed: int,
+    started: float,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Save the policy, evaluate it on the original env, write ``summary.json`` and the plot."""
+    from prefrl.plotting import plot_run  # matplotlib is imported only when a run ends
+
+    save_atomically(model, run / RunFolder.POLICY)
+    mean, std = final_evaluation(model, env_id, final_eval_episodes, seed)
+    summary = {
+        "env_id": env_id,
+        "seed": seed,
+        "final_true_return": mean,
+        "final_true_return_std": std,
+        "final_eval_episodes": final_eval_episodes,
+        "timesteps": int(model.num_timesteps),
+        "wall_time_s": time.perf_counter() - started,
+        **extra,
+    }
+    run.write_json(RunFolder.SUMMARY, summary)
+    plot_run(run.path)
+    return summary

@@ -1,0 +1,45 @@
+"""`prefrl baseline`: PPO on the original env's true reward, with the same preset, budget and run folder
+as a preference run, so their learning curves and wall times compare one to one."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.env_util import make_vec_env
+
+from prefrl.agent import finish_run, make_ppo, save_atomically
+from prefrl.callbacks import RunMonitor, episode_buffer_stats
+from prefrl.config import RunConfig, to_dict
+from prefrl.envs import check_env_id
+from prefrl.evaluation import make_eval_env
+from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
+
+
+def run_baseline(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+    """Train PPO on ``config.env_id`` with its true reward for ``config.timesteps`` steps; returns the summary."""
+    check_env_id(config.env_id)
+    started = time.perf_counter()
+    run = RunFolder(config.out or default_run_dir(config.env_id, "baseline", config.seed))
+    run.write_json(RunFolder.CONFIG, {"kind": "baseline", "run": to_dict(config)})
+    env = make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
+    model = make_ppo(env, config.ppo, config.seed, run)
+    metrics = MetricsWriter(run / RunFolder.METRICS)
+    monitor = RunMonitor(
+        eval_env=make_eval_env(config.env_id, config.eval_episodes, config.seed + 1),
+        eval_episodes=config.eval_episodes,
+        eval_interval=config.eval_interval,
+        metrics=metrics,
+        stats=episode_buffer_stats(lambda: model),
+        checkpoint=lambda: save_atomically(model, run.checkpoint / RunFolder.POLICY),
+        checkpoint_interval=config.checkpoint_interval,
+        total_timesteps=config.timesteps,
+        progress=progress,
+    )
+    model.learn(total_timesteps=config.timesteps, callback=CallbackList([monitor]))
+    monitor.record_point()
+    metrics.close()
+    return finish_run(
+        model, run, config.env_id, config.final_eval_episodes, config.seed, started, {"kind": "baseline", "labels_used": 0}
+    )

@@ -1,0 +1,143 @@
+"""The `prefrl` command: `train`, `baseline` and `plot`.
+
+Options are generated from the config dataclasses (their field names and help texts), so the CLI and the
+Python API cannot drift apart. An option left out takes the env preset's value, then the dataclass default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import sys
+from dataclasses import MISSING, fields
+from typing import Any, Sequence
+
+from prefrl.config import OracleConfig, QueryConfig, RewardConfig, RunConfig
+
+# Options spelled by hand (positional meaning or a friendlier name) rather than generated.
+_HAND_WRITTEN = {"env_id", "ppo"}
+# The reward net's options share names with PPO's in spirit (learning_rate, batch_size): prefix them.
+_PREFIXES = {RewardConfig: "reward-"}
+_PARSERS = {"int": int, "float": float, "str": str}
+
+
+def _value_type(annotation: str) -> Any:
+    """argparse type for a field's (string) annotation."""
+    base = annotation.replace(" | None", "")
+    if base.startswith("tuple[int"):
+        return lambda text: tuple(int(part) for part in text.split(","))
+    if base == "float":
+        return lambda text: math.inf if text.lower() in ("inf", "infinity") else float(text)
+    return _PARSERS[base]
+
+
+def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, only: Sequence[str] | None = None) -> None:
+    group = parser.add_argument_group(config_cls.__name__, (config_cls.__doc__ or "").strip().splitlines()[0])
+    prefix = _PREFIXES.get(config_cls, "")
+    for f in fields(config_cls):
+        if f.name in _HAND_WRITTEN or not f.metadata.get("help") or f.metadata.get("cli") is False:
+            continue
+        if only is not None and f.name not in only:
+            continue
+        flag = "--" + prefix + f.name.replace("_", "-")
+        default = f.default if f.default is not MISSING else None
+        help_text = f"{f.metadata['help']} (default: preset, else {default!r})"
+        if str(f.type) == "bool":
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            group.add_argument(flag, dest=f.name, type=_value_type(str(f.type)), default=None, help=help_text)
+
+
+def _overrides(args: argparse.Namespace, config_classes: Sequence[type]) -> dict[str, Any]:
+    names = {f.name for cls in config_classes for f in fields(cls)}
+    names -= _HAND_WRITTEN
+    return {name: value for name, value in vars(args).items() if name in names and value is not None}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from prefrl.oracles import ORACLES
+    from prefrl.presets import available_presets
+    from prefrl.selection import SELECTORS
+
+    parser = argparse.ArgumentParser(prog="prefrl", description="Reinforcement learning from preferences.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    envs = ", ".join(available_presets())
+    train = commands.add_parser(
+        "train",
+        help="PPO on a reward learned from comparisons of clips",
+        description=f"PPO on a reward net fit to an oracle's comparisons. Presets: {envs}. "
+        f"Oracles: {', '.join(sorted(ORACLES))}. Selectors: {', '.join(sorted(SELECTORS))}.",
+    )
+    train.add_argument("--env", dest="env_id", default="CartPole-v1", help="Gymnasium id with a preset in envs/.")
+    train.add_argument("--preset", default=None, help="A custom preset TOML file instead of envs/<env>.toml.")
+    train.add_argument("--resume", default=None, metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
+    train.add_argument("--no-progress", action="store_true", help="No progress bar (e.g. in CI logs).")
+    for config_cls in (RunConfig, QueryConfig, OracleConfig, RewardConfig):
+        _add_config_options(train, config_cls)
+
+    baseline = commands.add_parser(
+        "baseline", help="PPO on the true reward, same preset", description="PPO on the env's true reward."
+    )
+    baseline.add_argument("--env", dest="env_id", default="CartPole-v1", help="Gymnasium id with a preset in envs/.")
+    baseline.add_argument("--preset", default=None, help="A custom preset TOML file instead of envs/<env>.toml.")
+    baseline.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    _add_config_options(
+        baseline,
+        RunConfig,
+        only=("timesteps", "seed", "n_envs", "eval_every", "eval_episodes", "final_eval_episodes", "out"),
+    )
+
+    plot = commands.add_parser("plot", help="Compare the learning curves of run folders in one figure")
+    plot.add_argument("runs", nargs="+", help="Run folders (each holds metrics.csv).")
+    plot.add_argument("--out", required=True, help="PNG file to write.")
+    plot.add_argument("--title", default=None)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> dict[str, Any]:
+    from prefrl.trainer import PreferenceRL, train_config
+
+    progress = not args.no_progress
+    if args.resume:
+        return PreferenceRL.resume(args.resume, progress=progress).learn()
+    overrides = _overrides(args, (RunConfig, QueryConfig, OracleConfig, RewardConfig))
+    return PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress).learn()
+
+
+def _baseline(args: argparse.Namespace) -> dict[str, Any]:
+    from prefrl.baseline import run_baseline
+    from prefrl.trainer import train_config
+
+    config = train_config(args.env_id, args.preset, **_overrides(args, (RunConfig,)))
+    return run_baseline(config.run, progress=not args.no_progress)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import torch
+
+    # Small nets on few cores: one intra-op thread is faster and leaves a core to the envs (DESIGN.md).
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "plot":
+            from prefrl.plotting import plot_runs
+
+            print(plot_runs(args.runs, args.out, args.title))
+            return 0
+        summary = _train(args) if args.command == "train" else _baseline(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"prefrl {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    print(
+        f"final_true_return={summary['final_true_return']:.2f} "
+        f"labels_used={summary['labels_used']} timesteps={summary['timesteps']} "
+        f"wall_time_s={summary['wall_time_s']:.1f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

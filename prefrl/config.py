@@ -1,0 +1,208 @@
+"""Typed, frozen configuration for every stage; the CLI is generated from these fields.
+
+Each field carries its help text in ``metadata["help"]`` so that the documentation lives in one place:
+here. Values are checked in ``__post_init__`` with errors that name the field, the value and the fix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+
+def option(default: Any, help: str, **kwargs: Any) -> Any:
+    """A dataclass field whose help text is read by the CLI and by ``describe``."""
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+def _require(condition: bool, name: str, value: Any, allowed: str) -> None:
+    if not condition:
+        raise ValueError(f"{name}={value!r} is not allowed: {allowed}.")
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """The synthetic oracle's noise model (Christiano et al. 2017 §3.1; Lee et al. 2021, B-Pref)."""
+
+    beta: float = option(
+        math.inf,
+        "Bradley-Terry rationality: P(prefer 1) = sigmoid(beta * (R1 - R2) / scale), where scale is the running "
+        "std of segment returns, so beta=1 is noisy on every env. inf = always pick the higher return.",
+    )
+    mistake_rate: float = option(0.0, "Probability epsilon that an answer is flipped at random.")
+    myopic_gamma: float = option(
+        1.0, "Weight gamma^(T-1-t) on step t of a clip: < 1 remembers the end of a clip better than its start."
+    )
+    equal_margin: float = option(
+        0.0, "Answer 'equal' when the (discounted) returns differ by at most this much, in return units."
+    )
+    skip_below: float | None = option(
+        None, "Answer 'can't tell' when both clips' returns are below this (neither shows anything good)."
+    )
+
+    def __post_init__(self) -> None:
+        _require(self.beta > 0, "beta", self.beta, "it must be > 0 (use inf for a deterministic oracle)")
+        _require(0.0 <= self.mistake_rate <= 1.0, "mistake_rate", self.mistake_rate, "it is a probability in [0, 1]")
+        _require(0.0 < self.myopic_gamma <= 1.0, "myopic_gamma", self.myopic_gamma, "it must lie in (0, 1]")
+        _require(self.equal_margin >= 0.0, "equal_margin", self.equal_margin, "it must be >= 0")
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """The reward net r̂(o, a) and how it is fit (Christiano et al. 2017 §2.2.1 and §2.2.3)."""
+
+    ensemble_size: int = option(3, "Members of the reward ensemble, each fit on its own bootstrap of the labels.")
+    hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden layer widths of each member's MLP.")
+    learning_rate: float = option(1e-3, "Adam learning rate of the reward net.")
+    batch_size: int = option(64, "Comparisons per gradient step.")
+    random_answer_prob: float = option(
+        0.1, "Chance that the oracle answered at random, built into the model: P' = (1-p) * P + p/2."
+    )
+    validation_fraction: float = option(0.2, "Share of comparisons held out to measure generalization.")
+    l2_init: float = option(1e-4, "Starting L2 strength; adapted after every fit.")
+    l2_ratio_low: float = option(1.1, "Validation/training loss ratio below which L2 is weakened.")
+    l2_ratio_high: float = option(1.5, "Validation/training loss ratio above which L2 is strengthened.")
+    max_epochs: int = option(200, "Most passes over the labels in one fit; early stopping usually ends sooner.")
+    patience: int = option(10, "Epochs without a better held-out loss before a fit stops (and keeps its best).")
+
+    def __post_init__(self) -> None:
+        _require(self.ensemble_size >= 1, "ensemble_size", self.ensemble_size, "use 1 or more members")
+        _require(
+            len(self.hidden_sizes) >= 1 and all(int(h) >= 1 for h in self.hidden_sizes),
+            "hidden_sizes",
+            self.hidden_sizes,
+            "give one or more positive widths, e.g. (64, 64)",
+        )
+        _require(self.learning_rate > 0, "learning_rate", self.learning_rate, "it must be > 0")
+        _require(self.batch_size >= 1, "batch_size", self.batch_size, "it must be >= 1")
+        _require(
+            0.0 <= self.random_answer_prob < 1.0, "random_answer_prob", self.random_answer_prob, "it must lie in [0, 1)"
+        )
+        _require(
+            0.0 <= self.validation_fraction < 0.9,
+            "validation_fraction",
+            self.validation_fraction,
+            "it must lie in [0, 0.9)",
+        )
+        _require(self.l2_init >= 0, "l2_init", self.l2_init, "it must be >= 0")
+        _require(
+            0 < self.l2_ratio_low < self.l2_ratio_high,
+            "l2_ratio_low",
+            (self.l2_ratio_low, self.l2_ratio_high),
+            "need 0 < l2_ratio_low < l2_ratio_high",
+        )
+        _require(self.max_epochs >= 1, "max_epochs", self.max_epochs, "it must be >= 1")
+        _require(self.patience >= 1, "patience", self.patience, "it must be >= 1")
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """Which pairs are asked about, and when (Christiano et al. 2017 §2.2.4 and appendix A)."""
+
+    labels: int = option(100, "Total label budget for the run.")
+    selector: str = option("disagreement", "How pairs are chosen; see prefrl.selection.SELECTORS.")
+    oversample: int = option(10, "Candidate pairs drawn per asked pair; the ensemble ranks them.")
+    initial_fraction: float = option(0.25, "Share of the budget asked before PPO's first update.")
+    decay_fraction: float = option(
+        0.25, "T0 of the label rate T0/(T+T0), as a fraction of the run's timesteps; smaller = front-loaded."
+    )
+
+    def __post_init__(self) -> None:
+        _require(
+            self.labels >= 1,
+            "labels",
+            self.labels,
+            "a preference run needs at least one label (use `prefrl baseline` for PPO on the true reward)",
+        )
+        _require(self.oversample >= 1, "oversample", self.oversample, "it must be >= 1")
+        _require(0.0 <= self.initial_fraction <= 1.0, "initial_fraction", self.initial_fraction, "it must lie in [0, 1]")
+        _require(self.decay_fraction > 0, "decay_fraction", self.decay_fraction, "it must be > 0")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One run: the env, its budget, and how the stages are driven."""
+
+    env_id: str = option("CartPole-v1", "Gymnasium id of the task; the final policy is evaluated on it.")
+    train_env_id: str | None = option(
+        None, "Env the policy trains in (a fixed-horizon variant); None = the preset's choice, else env_id."
+    )
+    timesteps: int = option(100_000, "Environment steps for the policy (the same meaning for train and baseline).")
+    seed: int = option(0, "Seed for envs, PPO, the oracle, selection and the reward net.")
+    n_envs: int = option(8, "Parallel envs PPO collects from.")
+    segment_length: int = option(25, "Steps per clip shown to the oracle.")
+    segment_capacity: int = option(1000, "Recent segments kept as candidates for queries.")
+    oracle: str = option("synthetic", "Who answers the queries; see prefrl.oracles.ORACLES.")
+    sync: bool = option(False, "Fit the reward net in the training loop: slower, but deterministic under a seed.")
+    eval_every: int = option(0, "Timesteps between evaluations on the original env; 0 = 20 points per run.")
+    eval_episodes: int = option(5, "Deterministic episodes per learning-curve point.")
+    final_eval_episodes: int = option(20, "Deterministic episodes for summary.json's final_true_return.")
+    checkpoint_every: int = option(0, "Timesteps between checkpoints; 0 = 5 per run.")
+    out: str | None = option(None, "Run folder; None = runs/<env>-<kind>-<seed>-<time>.")
+    ppo: Mapping[str, Any] = option(None, "PPO keyword arguments (from the preset).", cli=False)
+
+    def __post_init__(self) -> None:
+        _require(self.timesteps >= 1, "timesteps", self.timesteps, "it must be >= 1")
+        _require(self.n_envs >= 1, "n_envs", self.n_envs, "it must be >= 1")
+        _require(self.segment_length >= 2, "segment_length", self.segment_length, "use 2 or more steps per clip")
+        _require(self.segment_capacity >= 2, "segment_capacity", self.segment_capacity, "keep at least 2 segments")
+        _require(self.eval_every >= 0, "eval_every", self.eval_every, "it must be >= 0")
+        _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "it must be >= 1")
+        _require(self.final_eval_episodes >= 1, "final_eval_episodes", self.final_eval_episodes, "it must be >= 1")
+        _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "it must be >= 0")
+        if self.ppo is None:
+            object.__setattr__(self, "ppo", {})
+
+    @property
+    def eval_interval(self) -> int:
+        return self.eval_every or max(1, self.timesteps // 20)
+
+    @property
+    def checkpoint_interval(self) -> int:
+        return self.checkpoint_every or max(1, self.timesteps // 5)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `prefrl train` needs: the run plus each stage's options."""
+
+    run: RunConfig = field(default_factory=RunConfig)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    query: QueryConfig = field(default_factory=QueryConfig)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a (nested) config; ``inf`` becomes the string ``"inf"``."""
+    out: dict[str, Any] = {}
+    for f in fields(config):
+        value = getattr(config, f.name)
+        if hasattr(value, "__dataclass_fields__"):
+            value = to_dict(value)
+        elif isinstance(value, float) and math.isinf(value):
+            value = "inf"
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, Mapping):
+            value = {key: v if isinstance(v, (int, float, str, bool, type(None))) else repr(v) for key, v in value.items()}
+        out[f.name] = value
+    return out
+
+
+def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Inverse of :func:`to_dict`, for ``config.json`` and ``--resume``."""
+    kwargs: dict[str, Any] = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        nested = {"run": RunConfig, "oracle": OracleConfig, "reward": RewardConfig, "query": QueryConfig}
+        if cls is TrainConfig and f.name in nested:
+            value = from_dict(nested[f.name], value)
+        elif value == "inf":
+            value = math.inf
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)

@@ -1,0 +1,26 @@
+"""Evaluation of a policy on the original env with its true reward.
+
+Training may happen in a fixed-horizon variant, on a learned reward; the score that counts is always
+the original task's return under deterministic actions, the same for `prefrl train` and `prefrl baseline`.
+"""
+
+from __future__ import annotations
+
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.vec_env import VecEnv
+
+# Parallel envs used to run evaluation episodes: batched policy calls, without more envs than episodes.
+_MAX_EVAL_ENVS = 10
+
+
+def make_eval_env(env_id: str, n_episodes: int, seed: int) -> VecEnv:
+    """A Monitor-wrapped vectorized copy of the original env for ``n_episodes`` evaluation episodes."""
+    return make_vec_env(env_id, n_envs=min(n_episodes, _MAX_EVAL_ENVS), seed=seed)
+
+
+def evaluate(model: BaseAlgorithm, env: VecEnv, n_episodes: int) -> tuple[float, float]:
+    """Mean and std of the true return over ``n_episodes`` deterministic episodes."""
+    mean, std = evaluate_policy(model, env, n_eval_episodes=n_episodes, deterministic=True, warn=False)
+    return float(mean), float(std)

@@ -1,0 +1,128 @@
+"""The reward model r̂(o, a): an ensemble of MLPs evaluated as one batched op.
+
+Christiano et al. 2017 (§2.2.1) fit an ensemble of predictors and reward the policy with their mean,
+normalized. Here all members' weights are stacked into ``(N, in, out)`` tensors, so the whole ensemble is
+three batched matmuls instead of a Python loop over members (a loop cost PPO 11% of its wall time, DESIGN.md).
+
+This module does forward on tensors and predict on arrays, nothing else: fitting lives in ``trainer.py``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from torch import nn
+
+
+def space_width(space: spaces.Space, role: str) -> int:
+    """Width of a space once encoded as features; any space we cannot encode is a clear error."""
+    if isinstance(space, spaces.Box):
+        return int(np.prod(space.shape))
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    raise TypeError(
+        f"{role} space {space!r} is not supported by the reward net: it encodes Box (used as is) and "
+        f"Discrete (one-hot) spaces. Wrap the env (e.g. gymnasium.wrappers.FlattenObservation) to give it one of those."
+    )
+
+
+def _encode(values: torch.Tensor, space: spaces.Space, batch: int) -> torch.Tensor:
+    """Features for one space: Box flattened (actions clipped to their bounds), Discrete one-hot."""
+    if isinstance(space, spaces.Discrete):
+        index = values.reshape(batch).long() - int(space.start)
+        return nn.functional.one_hot(index, int(space.n)).float()  # (B, n)
+    flat = values.reshape(batch, -1).float()  # (B, prod(shape))
+    return flat
+
+
+class RewardEnsemble(nn.Module):
+    """N reward MLPs over (observation, action) features, run in one batched op.
+
+    :param observation_space: the env's observation space (Box or Discrete).
+    :param action_space: the env's action space (Box or Discrete).
+    :param ensemble_size: number of members (the paper's ensemble; disagreement selection needs >= 2).
+    :param hidden_sizes: hidden widths of every member.
+    :param generator: source of the initial weights (seeded by the trainer, so a seed fixes the whole run).
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        ensemble_size: int = 3,
+        hidden_sizes: Sequence[int] = (64, 64),
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.observation_space = observation_space
+        self.action_space = action_space
+        self.ensemble_size = int(ensemble_size)
+        self.in_features = space_width(observation_space, "observation") + space_width(action_space, "action")
+        widths = [self.in_features, *[int(h) for h in hidden_sizes], 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
+            # nn.Linear's default init, drawn independently for each member so members start apart.
+            bound = 1.0 / math.sqrt(fan_in)
+            self.weights.append(nn.Parameter(torch.empty(self.ensemble_size, fan_in, fan_out).uniform_(-bound, bound, generator=generator)))
+            self.biases.append(nn.Parameter(torch.empty(self.ensemble_size, 1, fan_out).uniform_(-bound, bound, generator=generator)))
+        # Plain references to the same parameters: iterating a ParameterList costs ~13 µs a call, and
+        # predict runs once per env step.
+        self._layers = tuple(zip(self.weights, self.biases))
+        if isinstance(action_space, spaces.Box):
+            self.register_buffer("action_low", torch.as_tensor(np.nan_to_num(action_space.low.reshape(-1)), dtype=torch.float32))
+            self.register_buffer("action_high", torch.as_tensor(np.nan_to_num(action_space.high.reshape(-1)), dtype=torch.float32))
+        # Feature standardization, fit on the labelled data (set_input_normalization), so that CartPole's
+        # velocities and MountainCar's tiny positions train at one learning rate.
+        self.register_buffer("input_mean", torch.zeros(self.in_features))
+        self.register_buffer("input_std", torch.ones(self.in_features))
+        # Output normalization of the ensemble mean (Christiano et al. 2017 §2.2.1: zero mean, fixed std).
+        self.register_buffer("reward_shift", torch.zeros(()))
+        self.register_buffer("reward_scale", torch.ones(()))
+
+    def features(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``."""
+        batch = obs.shape[0]
+        obs_features = _encode(obs, self.observation_space, batch)
+        act_features = _encode(actions, self.action_space, batch)
+        if isinstance(self.action_space, spaces.Box):
+            act_features = torch.clamp(act_features, self.action_low, self.action_high)
+        joined = torch.cat([obs_features, act_features], dim=-1)  # (B, in)
+        return (joined - self.input_mean) / self.input_std
+
+    def member_rewards(self, features: torch.Tensor) -> torch.Tensor:
+        """Raw reward of every member for standardized features ``(B, in)`` -> ``(N, B)``."""
+        hidden = features.unsqueeze(0).expand(self.ensemble_size, -1, -1)  # (N, B, in)
+        last = len(self._layers) - 1
+        for layer, (weight, bias) in enumerate(self._layers):
+            hidden = torch.baddbmm(bias, hidden, weight)  # (N, B, out)
+            if layer < last:
+                hidden = nn.functional.leaky_relu(hidden, 0.01)
+        return hidden.squeeze(-1)  # (N, B)
+
+    def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Raw per-member rewards for observations and actions of any leading shape ``(*lead, ...)`` -> ``(N, *lead)``."""
+        obs_shape = self.observation_space.shape or ()
+        lead = obs.shape[: obs.dim() - len(obs_shape)]
+        flat_obs = obs.reshape(-1, *obs_shape)  # (B, *obs_shape)
+        flat_actions = actions.reshape(flat_obs.shape[0], -1)  # (B, act) or (B, 1) for Discrete
+        rewards = self.member_rewards(self.features(flat_obs, flat_actions))  # (N, B)
+        return rewards.reshape(self.ensemble_size, *lead)
+
+    def normalized(self, member_rewards: torch.Tensor) -> torch.Tensor:
+        """The policy's reward: the members' mean, shifted and scaled to zero mean and unit std."""
+        return (member_rewards.mean(0) - self.reward_shift) / self.reward_scale
+
+    @torch.no_grad()
+    def member_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Raw per-member rewards for arrays of any leading shape, ``(N, *lead)``."""
+        return self(torch.as_tensor(obs), torch.as_tensor(actions)).numpy()
+
+    @torch.no_grad()
+    def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid."""
+        return self.normalized(self(torch.as_tensor(obs), torch.as_tensor(actions))).numpy()

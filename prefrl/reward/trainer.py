@@ -1,0 +1,227 @@
+"""Fits the reward ensemble to the labelled comparisons (Christiano et al. 2017 §2.2.3).
+
+What the paper prescribes and this module does:
+- each member trains on its own bootstrap of the comparisons (Poisson(1) counts per pair, redrawn per fit);
+- a share of comparisons is held out, chosen by id so a pair stays on its side as the data grows;
+- L2 strength adapts so that held-out loss stays within 1.1–1.5× training loss;
+- the rater's random answers are built into P̂ (``random_answer_prob``).
+What it adds: early stopping on held-out loss with the best weights kept, so the first handful of labels is
+not overfit by a fixed number of epochs (DESIGN.md, pitfalls).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+import torch
+
+from prefrl.config import RewardConfig
+from prefrl.reward.losses import bradley_terry_loss
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.normalize import standardization
+from prefrl.types import Label, Segment
+
+# Held-out membership by the fractional part of id·φ: a low-discrepancy sequence, so any prefix of ids
+# is split close to the requested share, and a comparison never changes side between fits.
+_GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
+_MIN_STEPS_PER_EPOCH = 10
+
+
+class LabelledPair(Protocol):
+    """What the trainer reads from a stored comparison."""
+
+    id: int
+    left: Segment
+    right: Segment
+    label: Label | None
+
+
+@dataclass(frozen=True)
+class PairBatch:
+    """Comparisons as tensors: observations ``(P, 2, T, *obs)``, actions ``(P, 2, T, *act)``, μ(left) ``(P,)``."""
+
+    obs: torch.Tensor
+    actions: torch.Tensor
+    prefer_left: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.prefer_left.shape[0])
+
+    def subset(self, index: torch.Tensor) -> "PairBatch":
+        return PairBatch(self.obs[index], self.actions[index], self.prefer_left[index])
+
+
+def is_held_out(comparison_id: int, validation_fraction: float) -> bool:
+    """Whether a comparison belongs to the validation split (stable as data grows)."""
+    return (comparison_id * _GOLDEN) % 1.0 < validation_fraction
+
+
+def to_batch(comparisons: Sequence[LabelledPair]) -> PairBatch:
+    """Stack trainable comparisons (``CANT_TELL`` and pending ones are the caller's to drop) into tensors."""
+    obs = np.stack([np.stack([c.left.obs, c.right.obs]) for c in comparisons])  # (P, 2, T, *obs)
+    actions = np.stack([np.stack([c.left.actions, c.right.actions]) for c in comparisons])  # (P, 2, T, *act)
+    mu = np.array([c.label.prefer_left_prob for c in comparisons], dtype=np.float32)  # (P,)
+    return PairBatch(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions), torch.as_tensor(mu))
+
+
+def member_returns(model: RewardEnsemble, batch: PairBatch) -> torch.Tensor:
+    """Each member's predicted return of both segments of every pair: ``(N, P, 2)``."""
+    return model(batch.obs, batch.actions).sum(-1)  # (N, P, 2, T) -> (N, P, 2)
+
+
+@dataclass
+class FitMetrics:
+    """What one fit measured; logged under ``reward/`` by the caller."""
+
+    train_loss: float
+    val_loss: float
+    val_accuracy: float
+    train_accuracy: float
+    l2: float
+    epochs: int
+    n_train: int
+    n_val: int
+    tie_share: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {f"reward/{key}": float(value) for key, value in self.__dict__.items()}
+
+
+class RewardTrainer:
+    """Owns the optimizer and the adaptive L2 strength across fits of one :class:`RewardEnsemble`.
+
+    :param model: the ensemble to fit in place.
+    :param config: loss and optimization settings.
+    :param rng: seed or generator for bootstraps and minibatch order.
+    """
+
+    def __init__(self, model: RewardEnsemble, config: RewardConfig, rng: np.random.Generator | int | None = None):
+        self.model = model
+        self.config = config
+        self.rng = np.random.default_rng(rng)
+        self.l2 = config.l2_init
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+
+    def fit(self, comparisons: Sequence[LabelledPair]) -> FitMetrics | None:
+        """Fit on every trainable comparison given; ``None`` when there is nothing to train on yet."""
+        trainable = [c for c in comparisons if c.label is not None and c.label.prefer_left_prob is not None]
+        if not trainable:
+            return None
+        ties = sum(c.label is Label.EQUAL for c in trainable) / len(trainable)
+        held_out = [is_held_out(c.id, self.config.validation_fraction) for c in trainable]
+        train = [c for c, h in zip(trainable, held_out) if not h]
+        val = [c for c, h in zip(trainable, held_out) if h]
+        if not train:  # with one or two labels, train on what there is rather than not at all
+            train, val = trainable, []
+        train_batch = to_batch(train)
+        val_batch = to_batch(val) if val else None
+        self._fit_input_normalization(train_batch)
+        epochs = self._train(train_batch, val_batch)
+        metrics = self._evaluate(train_batch, val_batch)
+        self._adapt_l2(metrics)
+        return FitMetrics(
+            train_loss=metrics["train_loss"],
+            val_loss=metrics["val_loss"],
+            val_accuracy=metrics["val_accuracy"],
+            train_accuracy=metrics["train_accuracy"],
+            l2=self.l2,
+            epochs=epochs,
+            n_train=len(train),
+            n_val=len(val),
+            tie_share=ties,
+        )
+
+    def _fit_input_normalization(self, batch: PairBatch) -> None:
+        obs_shape = self.model.observation_space.shape or ()
+        flat_obs = batch.obs.reshape(-1, *obs_shape)
+        flat_actions = batch.actions.reshape(flat_obs.shape[0], -1)
+        with torch.no_grad():
+            self.model.input_mean.zero_()
+            self.model.input_std.fill_(1.0)
+            raw = self.model.features(flat_obs, flat_actions)  # (P*2*T, in)
+            mean, std = standardization(raw)
+            self.model.input_mean.copy_(mean)
+            self.model.input_std.copy_(std)
+
+    def _loss(self, batch: PairBatch, weights: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
+        returns = member_returns(self.model, batch)  # (N, P, 2)
+        return bradley_terry_loss(
+            returns[..., 0],
+            returns[..., 1],
+            batch.prefer_left,
+            random_answer_prob=self.config.random_answer_prob,
+            weights=weights,
+        )
+
+    def _l2_penalty(self) -> torch.Tensor:
+        return sum(weight.pow(2).sum() for weight in self.model.weights) / self.model.ensemble_size
+
+    def _train(self, train: PairBatch, val: PairBatch | None) -> int:
+        """Minibatch Adam with per-member bootstrap weights; stops when held-out loss stops improving."""
+        n_members, n_pairs = self.model.ensemble_size, len(train)
+        counts = self.rng.poisson(1.0, size=(n_members, n_pairs)).astype(np.float32)  # (N, P) bootstrap
+        counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
+        bootstrap = torch.as_tensor(counts)
+        best_loss, best_state, stale = math.inf, None, 0
+        max_epochs = self.config.max_epochs if val is not None else self.config.patience
+        # An epoch is at least _MIN_STEPS_PER_EPOCH minibatches: with a dozen labels a single pass is one
+        # gradient step, and early stopping would end the fit before the net moved at all.
+        steps_per_epoch = max(math.ceil(n_pairs / self.config.batch_size), _MIN_STEPS_PER_EPOCH)
+        order = np.empty(0, dtype=np.int64)
+        epoch = 0
+        for epoch in range(1, max_epochs + 1):
+            for _ in range(steps_per_epoch):
+                if len(order) < min(self.config.batch_size, n_pairs):
+                    order = np.concatenate([order, self.rng.permutation(n_pairs)])
+                index = torch.as_tensor(order[: self.config.batch_size])
+                order = order[self.config.batch_size :]
+                loss, _ = self._loss(train.subset(index), bootstrap[:, index])
+                loss = loss + self.l2 * self._l2_penalty()
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                self.optimizer.step()
+            if val is None:
+                continue
+            with torch.no_grad():
+                val_loss, _ = self._loss(val, None)
+            if float(val_loss) < best_loss - 1e-6:
+                best_loss, best_state, stale = float(val_loss), copy.deepcopy(self.model.state_dict()), 0
+            else:
+                stale += 1
+                if stale >= self.config.patience:
+                    break
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
+        return epoch
+
+    @torch.no_grad()
+    def _evaluate(self, train: PairBatch, val: PairBatch | None) -> dict[str, float]:
+        train_loss, train_metrics = self._loss(train, None)
+        result = {
+            "train_loss": float(train_loss),
+            "train_accuracy": train_metrics["accuracy"],
+            "val_loss": math.nan,
+            "val_accuracy": math.nan,
+        }
+        if val is not None:
+            val_loss, _ = self._loss(val, None)
+            # Held-out accuracy of the ensemble mean, the reward the policy is actually paid.
+            mean_returns = member_returns(self.model, val).mean(0)  # (P, 2)
+            _, mean_metrics = bradley_terry_loss(mean_returns[:, 0], mean_returns[:, 1], val.prefer_left)
+            result["val_loss"] = float(val_loss)
+            result["val_accuracy"] = mean_metrics["accuracy"]
+        return result
+
+    def _adapt_l2(self, metrics: dict[str, float]) -> None:
+        """Keep held-out loss within [low, high] × training loss (Christiano et al. 2017 §2.2.3)."""
+        if math.isnan(metrics["val_loss"]) or metrics["train_loss"] <= 0:
+            return
+        ratio = metrics["val_loss"] / metrics["train_loss"]
+        if ratio > self.config.l2_ratio_high:
+            self.l2 = max(self.l2, 1e-6) * 2.0
+        elif ratio < self.config.l2_ratio_low:
+            self.l2 = self.l2 / 2.0

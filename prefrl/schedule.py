@@ -1,0 +1,52 @@
+"""How many labels to ask for, and when (Christiano et al. 2017, appendix A).
+
+A share of the budget is asked before PPO's first update (the paper pre-trains r̂ on clips of the
+initial random policy); the rest arrives at a rate proportional to T₀ / (T + T₀), so the cumulative count
+after T timesteps is proportional to log(1 + T/T₀), reaching the whole budget at the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LabelSchedule:
+    """Cumulative label targets over a run.
+
+    :param budget: total labels for the run.
+    :param total_timesteps: policy timesteps of the run; the target equals ``budget`` from there on.
+    :param initial_fraction: share of ``budget`` due at timestep 0.
+    :param decay_timesteps: T₀ of the rate T₀ / (T + T₀); small = front-loaded, large = nearly uniform.
+    """
+
+    budget: int
+    total_timesteps: int
+    initial_fraction: float = 0.25
+    decay_timesteps: float = 25_000.0
+
+    def __post_init__(self) -> None:
+        if self.budget < 1:
+            raise ValueError(f"budget={self.budget!r}: a label schedule needs a budget of at least 1 label.")
+        if self.total_timesteps < 1:
+            raise ValueError(f"total_timesteps={self.total_timesteps!r} must be >= 1.")
+        if self.decay_timesteps <= 0:
+            raise ValueError(f"decay_timesteps={self.decay_timesteps!r} must be > 0.")
+
+    @property
+    def initial(self) -> int:
+        """Labels asked before PPO's first update (at least one, so r̂ is never untrained)."""
+        return min(self.budget, max(1, round(self.initial_fraction * self.budget)))
+
+    def target(self, timesteps: int) -> int:
+        """Labels that should have been asked in total after ``timesteps`` policy steps."""
+        rest = self.budget - self.initial
+        progress = math.log1p(max(0, timesteps) / self.decay_timesteps) / math.log1p(
+            self.total_timesteps / self.decay_timesteps
+        )
+        return self.initial + min(rest, math.floor(rest * min(1.0, progress)))
+
+    def due(self, timesteps: int, asked: int) -> int:
+        """Labels to ask now, given ``asked`` so far (never negative, never beyond the budget)."""
+        return max(0, self.target(timesteps) - asked)

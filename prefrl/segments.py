@@ -1,0 +1,102 @@
+"""Cutting fixed-length segments out of the steps PPO already collects.
+
+Segments come from PPO's own rollouts (never from resetting envs behind its back, DESIGN.md), across all
+parallel envs, and never cross an episode end: a clip that jumps from one episode into the next would show
+the oracle a teleport and mix two unrelated returns. Steps are carried over between rollouts, so a segment
+may span two rollouts of one episode.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from prefrl.types import Segment
+
+
+@dataclass(frozen=True)
+class StepBatch:
+    """Steps of all envs over a stretch of time: ``obs (T, E, *obs)``, ``actions (T, E, *act)``,
+    ``true_rewards (T, E)``, ``dones (T, E)``; ``first_timestep`` is the global timestep before the first row."""
+
+    obs: np.ndarray
+    actions: np.ndarray
+    true_rewards: np.ndarray
+    dones: np.ndarray
+    first_timestep: int = 0
+
+    def __len__(self) -> int:
+        return int(self.true_rewards.shape[0])
+
+
+class SegmentCutter:
+    """Turns per-env step streams into consecutive, non-overlapping segments of ``length`` steps.
+
+    :param n_envs: number of parallel envs in each :class:`StepBatch`.
+    :param length: steps per segment.
+    """
+
+    def __init__(self, n_envs: int, length: int) -> None:
+        if length < 2:
+            raise ValueError(f"length={length!r}: a segment needs at least 2 steps.")
+        self.n_envs = n_envs
+        self.length = length
+        # Steps of each env's current episode that do not yet fill a segment: (obs, actions, rewards) arrays.
+        self._carry: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * n_envs
+
+    def add(self, steps: StepBatch) -> list[Segment]:
+        """Cut every complete segment out of the carried steps plus ``steps``; keep the incomplete tail."""
+        if steps.true_rewards.shape[1:] != (self.n_envs,):
+            raise ValueError(f"steps have {steps.true_rewards.shape[1:]} envs, the cutter was built for {self.n_envs}.")
+        segments: list[Segment] = []
+        n_envs = self.n_envs
+        for env in range(n_envs):  # one pass per env and rollout, not per step
+            obs, actions, rewards = steps.obs[:, env], steps.actions[:, env], steps.true_rewards[:, env]
+            carry = self._carry[env]
+            offset = 0
+            if carry is not None:
+                offset = len(carry[2])
+                obs = np.concatenate([carry[0], obs])
+                actions = np.concatenate([carry[1], actions])
+                rewards = np.concatenate([carry[2], rewards])
+            ends = np.flatnonzero(steps.dones[:, env]) + offset + 1  # exclusive end of each finished episode
+            start = 0
+            for end in [*ends.tolist(), None]:
+                stop = len(rewards) if end is None else end
+                n_full = (stop - start) // self.length
+                for k in range(n_full):
+                    lo, hi = start + k * self.length, start + (k + 1) * self.length
+                    timestep = steps.first_timestep + (hi - offset) * n_envs
+                    segments.append(
+                        Segment(obs[lo:hi].copy(), actions[lo:hi].copy(), rewards[lo:hi].copy(), env, timestep)
+                    )
+                if end is None:
+                    tail = start + n_full * self.length
+                    self._carry[env] = (obs[tail:], actions[tail:], rewards[tail:]) if tail < stop else None
+                start = stop
+        return segments
+
+
+class SegmentBuffer:
+    """The most recent segments, bounded: older behaviour is not worth asking about (the policy moved on)."""
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 2:
+            raise ValueError(f"capacity={capacity!r}: keep at least 2 segments so a pair can be formed.")
+        self._segments: deque[Segment] = deque(maxlen=capacity)
+
+    def extend(self, segments: Iterable[Segment]) -> None:
+        self._segments.extend(segments)
+
+    def __len__(self) -> int:
+        return len(self._segments)
+
+    def __iter__(self) -> Iterator[Segment]:
+        return iter(self._segments)
+
+    def snapshot(self) -> list[Segment]:
+        """A stable list of the segments now held (selection indexes into it)."""
+        return list(self._segments)

@@ -1,0 +1,83 @@
+"""Which pairs of segments to ask the oracle about (Christiano et al. 2017 §2.2.4).
+
+A selector gets the recent segments and returns index pairs into them. ``disagreement`` draws ``oversample``
+times more candidate pairs than it needs and keeps those on which the ensemble members disagree most about
+P̂[σ¹ ≻ σ²] (variance across members), the paper's approximation of asking where a label teaches the most.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from prefrl.reward.losses import preference_log_probs
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.types import Segment
+
+
+class Selector(Protocol):
+    """Chooses ``n_pairs`` pairs of distinct segment indices."""
+
+    def select(
+        self, segments: Sequence[Segment], n_pairs: int, model: RewardEnsemble, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Index pairs into ``segments``, shape ``(n_pairs, 2)``."""
+        ...
+
+
+def random_pairs(n_segments: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """``(n_pairs, 2)`` pairs of two different segments, drawn uniformly (pairs may repeat across rows)."""
+    if n_segments < 2:
+        raise ValueError(f"need at least 2 segments to form a pair, got {n_segments}; collect more steps first.")
+    first = rng.integers(0, n_segments, size=n_pairs)
+    offset = rng.integers(1, n_segments, size=n_pairs)  # never 0, so second != first
+    return np.stack([first, (first + offset) % n_segments], axis=1)
+
+
+class UniformSelector:
+    """Pairs drawn uniformly at random: the paper's baseline, and robust when the ensemble is untrained."""
+
+    def select(
+        self, segments: Sequence[Segment], n_pairs: int, model: RewardEnsemble, rng: np.random.Generator
+    ) -> np.ndarray:
+        return random_pairs(len(segments), n_pairs, rng)
+
+
+class DisagreementSelector:
+    """The candidate pairs whose P̂ varies most across ensemble members.
+
+    :param oversample: candidate pairs drawn per pair asked (the paper ranks many more than it asks).
+    """
+
+    def __init__(self, oversample: int = 10) -> None:
+        self.oversample = oversample
+
+    def select(
+        self, segments: Sequence[Segment], n_pairs: int, model: RewardEnsemble, rng: np.random.Generator
+    ) -> np.ndarray:
+        candidates = random_pairs(len(segments), n_pairs * self.oversample, rng)  # (C, 2)
+        obs = np.stack([s.obs for s in segments])  # (S, T, *obs)
+        actions = np.stack([s.actions for s in segments])  # (S, T, *act)
+        with torch.no_grad():
+            returns = model(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions)).sum(-1)  # (N, S)
+            left, right = returns[:, candidates[:, 0]], returns[:, candidates[:, 1]]  # (N, C)
+            prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
+            spread = prob_left.var(0, unbiased=False).numpy()  # (C,)
+        # Stable sort, so ties among candidates (e.g. an untrained one-member "ensemble") keep their random order.
+        best = np.argsort(-spread, kind="stable")[:n_pairs]
+        return candidates[best]
+
+
+SELECTORS: dict[str, Callable[..., Selector]] = {
+    "uniform": lambda oversample=10: UniformSelector(),
+    "disagreement": DisagreementSelector,
+}
+
+
+def make_selector(name: str, oversample: int = 10) -> Selector:
+    """Build a selector by name, with an error listing the names that exist."""
+    if name not in SELECTORS:
+        raise ValueError(f"selector={name!r} is unknown; choose one of {sorted(SELECTORS)}.")
+    return SELECTORS[name](oversample=oversample)

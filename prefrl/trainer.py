@@ -1,0 +1,295 @@
+"""`PreferenceRL`: wires env → segments → selection → oracle → store → reward fitting → wrapper → PPO.
+
+It owns no math: each stage is an object from its own module. The order of one run:
+
+1. pre-training: the initial policy plays a separate copy of the training env (PPO's own envs and their
+   episode state are left alone), the schedule's initial share of labels is asked, and r̂ is fit once, so
+   PPO's first update is already paid by a trained reward (the paper pre-trains on random-policy clips);
+2. PPO learns; after every rollout :class:`~prefrl.callbacks.PreferenceCallback` cuts segments, asks what is
+   due and swaps in the newest fit — which, unless ``sync``, runs in a background process;
+3. the last due labels are asked and fit, the policy is evaluated on the original env, the run folder is
+   completed (summary, plot). Checkpoints along the way make ``PreferenceRL.resume`` possible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import CallbackList
+from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.policies import BasePolicy
+from stable_baselines3.common.vec_env import VecEnv
+
+from prefrl.agent import finish_run, load_ppo, make_ppo, save_atomically
+from prefrl.callbacks import PreferenceCallback, RunMonitor
+from prefrl.config import OracleConfig, QueryConfig, RewardConfig, RunConfig, TrainConfig, from_dict, to_dict
+from prefrl.envs import check_env_id
+from prefrl.evaluation import make_eval_env
+from prefrl.labeling import Labeler
+from prefrl.oracles import make_oracle
+from prefrl.presets import load_preset
+from prefrl.reward.background import Fitter, InlineFitter, ProcessFitter
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.trainer import RewardTrainer
+from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
+from prefrl.schedule import LabelSchedule
+from prefrl.segments import SegmentBuffer, SegmentCutter
+from prefrl.selection import make_selector
+from prefrl.store import ComparisonStore
+from prefrl.types import Oracle, Segment
+from prefrl.wrappers import LearnedRewardVecEnv
+
+# Seeds of the auxiliary streams, offset from the run's seed so no two streams coincide.
+_WARMUP_SEED_OFFSET = 10_000
+_CURVE_EVAL_SEED_OFFSET = 1
+
+
+def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any) -> TrainConfig:
+    """A :class:`TrainConfig` from an env's preset, with any field of any stage overridden by name.
+
+    ``train_config("CartPole-v1", labels=60, mistake_rate=0.1, seed=3)`` routes ``labels`` to the query
+    config, ``mistake_rate`` to the oracle config and ``seed`` to the run config.
+    """
+    loaded = load_preset(env_id, preset)
+    run_values: dict[str, Any] = {
+        "env_id": loaded.env_id,
+        "train_env_id": loaded.train_env_id,
+        "timesteps": loaded.timesteps,
+        "n_envs": loaded.n_envs,
+        "segment_length": loaded.segment_length,
+        "ppo": loaded.ppo_kwargs(),
+    }
+    query_values: dict[str, Any] = {"labels": loaded.labels}
+    stages: dict[type, dict[str, Any]] = {
+        RunConfig: run_values,
+        QueryConfig: query_values,
+        OracleConfig: {},
+        RewardConfig: {},
+    }
+    for name, value in overrides.items():
+        owner = next((cls for cls in stages if name in {f.name for f in fields(cls)}), None)
+        if owner is None:
+            known = sorted(f.name for cls in stages for f in fields(cls))
+            raise TypeError(f"train_config() got an unknown option {name!r}; options are: {', '.join(known)}.")
+        stages[owner][name] = value
+    return TrainConfig(
+        run=RunConfig(**run_values),
+        oracle=OracleConfig(**stages[OracleConfig]),
+        reward=RewardConfig(**stages[RewardConfig]),
+        query=QueryConfig(**query_values),
+    )
+
+
+def collect_segments(policy: BasePolicy, env: LearnedRewardVecEnv, cutter: SegmentCutter, count: int) -> list[Segment]:
+    """Play ``policy`` (stochastically) in ``env`` until ``count`` segments are cut; used before PPO starts."""
+    segments: list[Segment] = []
+    obs = env.reset()
+    max_steps = 1000 * count * cutter.length  # a guard against an env whose episodes never fill a segment
+    steps = 0
+    while len(segments) < count:
+        actions, _ = policy.predict(obs, deterministic=False)
+        obs, _, _, _ = env.step(actions)
+        steps += 1
+        if steps % cutter.length == 0:
+            batch = env.drain_steps()
+            assert batch is not None
+            segments.extend(cutter.add(batch))
+        if steps * env.num_envs > max_steps:
+            raise RuntimeError(f"no {cutter.length}-step segments after {steps} steps: are episodes shorter than that?")
+    return segments
+
+
+class PreferenceRL:
+    """PPO on a reward learned from preferences (Christiano et al. 2017).
+
+    :param config: the run and each stage's options (see :func:`train_config` for a preset-based one).
+    :param oracle: who answers queries; default: the one named by ``config.run.oracle``, built with
+        ``config.oracle`` and the run's seed.
+    :param progress: draw a progress bar.
+    """
+
+    def __init__(self, config: TrainConfig, oracle: Oracle | None = None, progress: bool = True) -> None:
+        check_env_id(config.run.env_id)
+        self.config = config
+        self.progress = progress
+        self.oracle = oracle
+        out = config.run.out or str(default_run_dir(config.run.env_id, "train", config.run.seed))
+        self.run = RunFolder(out)
+        self._resuming = False
+
+    @classmethod
+    def from_preset(cls, env_id: str, oracle: Oracle | None = None, progress: bool = True, **overrides: Any) -> "PreferenceRL":
+        """``PreferenceRL.from_preset("CartPole-v1", labels=100, seed=0)``."""
+        return cls(train_config(env_id, **overrides), oracle=oracle, progress=progress)
+
+    @classmethod
+    def resume(cls, run_dir: str | Path, oracle: Oracle | None = None, progress: bool = True) -> "PreferenceRL":
+        """Continue a run from its folder: its config, its last checkpoint and every label in its store."""
+        run = RunFolder(run_dir)
+        saved = run.read_json(RunFolder.CONFIG)
+        if saved.get("kind") != "train":
+            raise ValueError(f"{run_dir} is not a `prefrl train` run folder (kind={saved.get('kind')!r}).")
+        saved["config"]["run"]["ppo"] = {}  # the checkpointed PPO carries its own hyperparameters
+        config = from_dict(TrainConfig, saved["config"])
+        config = replace(config, run=replace(config.run, out=str(run.path)))
+        trainer = cls(config, oracle=oracle, progress=progress)
+        trainer._resuming = (run.checkpoint / RunFolder.STATE).exists()
+        return trainer
+
+    # --- building the stages ----------------------------------------------------------------------
+
+    def _make_env(self, seed: int) -> VecEnv:
+        run = self.config.run
+        train_env_id = run.train_env_id or run.env_id
+        check_env_id(train_env_id)
+        return make_vec_env(train_env_id, n_envs=run.n_envs, seed=seed)
+
+    def _make_oracle(self) -> Oracle:
+        if self.oracle is not None:
+            return self.oracle
+        return make_oracle(self.config.run.oracle, config=self.config.oracle, rng=self.config.run.seed)
+
+    def _write_config(self) -> None:
+        config_path = self.run / RunFolder.CONFIG
+        if config_path.exists() and not self._resuming:
+            raise ValueError(
+                f"out={str(self.run.path)!r} already holds a run (its labels are kept); continue it with "
+                f"`prefrl train --resume {self.run.path}` or choose another --out."
+            )
+        if not config_path.exists():
+            self.run.write_json(RunFolder.CONFIG, {"kind": "train", "config": to_dict(self.config)})
+
+    # --- the run ----------------------------------------------------------------------------------
+
+    def learn(self) -> dict[str, Any]:
+        """Train; returns (and writes) the summary, whose ``final_true_return`` is on the original env."""
+        started = time.perf_counter()
+        run_cfg, query_cfg = self.config.run, self.config.query
+        self._write_config()
+        seed = run_cfg.seed
+        generator = torch.Generator().manual_seed(seed)
+        store = ComparisonStore(self.run / RunFolder.STORE)
+        venv = self._make_env(seed)
+        reward_model = RewardEnsemble(
+            venv.observation_space,
+            venv.action_space,
+            self.config.reward.ensemble_size,
+            self.config.reward.hidden_sizes,
+            generator=generator,
+        )
+        reward_env = LearnedRewardVecEnv(venv, reward_model)
+        state: dict[str, Any] = {}
+        if self._resuming:
+            model = load_ppo(self.run.checkpoint / RunFolder.POLICY, reward_env, self.run)
+            reward_model.load_state_dict(torch.load(self.run.checkpoint / RunFolder.REWARD_NET))
+            state = json.loads((self.run.checkpoint / RunFolder.STATE).read_text())
+        else:
+            model = make_ppo(reward_env, run_cfg.ppo, seed, self.run)
+        schedule = LabelSchedule(
+            budget=query_cfg.labels,
+            total_timesteps=run_cfg.timesteps,
+            initial_fraction=query_cfg.initial_fraction,
+            decay_timesteps=query_cfg.decay_fraction * run_cfg.timesteps,
+        )
+        rng = np.random.default_rng(seed)
+        labeler = Labeler(self._make_oracle(), make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
+        trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
+        # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background.
+        fitter: Fitter = InlineFitter(trainer, store)
+        cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
+        buffer = SegmentBuffer(run_cfg.segment_capacity)
+        preference = PreferenceCallback(reward_env, cutter, buffer, reward_model, labeler, fitter)
+        metrics = MetricsWriter(self.run / RunFolder.METRICS)
+
+        def checkpoint() -> None:
+            save_atomically(model, self.run.checkpoint / RunFolder.POLICY)
+            temporary = self.run.checkpoint / (RunFolder.REWARD_NET + ".tmp")
+            torch.save(reward_model.state_dict(), temporary)
+            os.replace(temporary, self.run.checkpoint / RunFolder.REWARD_NET)
+            self.run.write_json(
+                f"{RunFolder.CHECKPOINT}/{RunFolder.STATE}",
+                {"timesteps": int(model.num_timesteps), "wall_time_s": time.perf_counter() - started + offset},
+            )
+
+        offset = float(state.get("wall_time_s", 0.0))
+        monitor = RunMonitor(
+            eval_env=make_eval_env(run_cfg.env_id, run_cfg.eval_episodes, seed + _CURVE_EVAL_SEED_OFFSET),
+            eval_episodes=run_cfg.eval_episodes,
+            eval_interval=run_cfg.eval_interval,
+            metrics=metrics,
+            stats=preference.stats,
+            checkpoint=checkpoint,
+            checkpoint_interval=run_cfg.checkpoint_interval,
+            total_timesteps=run_cfg.timesteps,
+            progress=self.progress,
+            wall_time_offset=offset,
+        )
+        warmup_steps = 0
+        try:
+            if labeler.asked < schedule.initial:
+                warmup_steps = self._pretrain(model, reward_model, preference, schedule)
+            else:  # resumed: refit on the stored labels before PPO continues
+                preference.ask_and_fit(int(model.num_timesteps), wait=True)
+            if not run_cfg.sync:
+                fitter = preference.fitter = ProcessFitter(reward_model, self.config.reward, store.path, seed, trainer.l2)
+            remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
+            if remaining:
+                model.learn(
+                    total_timesteps=remaining,
+                    callback=CallbackList([preference, monitor]),
+                    reset_num_timesteps=not self._resuming,
+                )
+            preference.ask_and_fit(int(model.num_timesteps), wait=True)
+            monitor.record_point()
+            checkpoint()
+            torch.save(reward_model.state_dict(), self.run / RunFolder.REWARD_NET)
+            counts = store.counts()
+            return finish_run(
+                model,
+                self.run,
+                run_cfg.env_id,
+                run_cfg.final_eval_episodes,
+                seed,
+                started - offset,
+                {
+                    "kind": "train",
+                    "train_env_id": run_cfg.train_env_id or run_cfg.env_id,
+                    "oracle": labeler.oracle.name,
+                    "labels_used": counts["answered"],
+                    "labels_asked": counts["asked"],
+                    "label_counts": {k: counts[k] for k in ("left", "right", "equal", "cant_tell")},
+                    "reward_accuracy": preference.fit_metrics.get("reward/val_accuracy", math.nan),
+                    "reward_fits": preference.fits,
+                    "warmup_steps": warmup_steps,
+                    "sync": run_cfg.sync,
+                },
+            )
+        finally:
+            fitter.close()
+            metrics.close()
+            store.close()
+
+    def _pretrain(
+        self, model: PPO, reward_model: RewardEnsemble, preference: PreferenceCallback, schedule: LabelSchedule
+    ) -> int:
+        """Clips of the initial policy from a separate env copy, the initial labels, the first fit."""
+        run_cfg = self.config.run
+        # Twice as many segments as initial pairs, so most segments appear in one pair only.
+        wanted = max(2 * schedule.initial, 2)
+        warmup_env = LearnedRewardVecEnv(self._make_env(run_cfg.seed + _WARMUP_SEED_OFFSET), reward_model)
+        try:
+            segments = collect_segments(model.policy, warmup_env, SegmentCutter(run_cfg.n_envs, run_cfg.segment_length), wanted)
+        finally:
+            warmup_env.close()
+        preference.buffer.extend(segments)
+        preference.ask_and_fit(0, wait=True)
+        return len(segments) * run_cfg.segment_length

@@ -1,0 +1,112 @@
+"""The nouns every stage shares: segments, labels, and the small protocols that are the swap points.
+
+Kept at the bottom of the import graph: this module imports nothing from ``prefrl``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+class Label(str, Enum):
+    """An answer to "which of these two clips is better?".
+
+    ``CANT_TELL`` is kept in the store (a person's time was spent on it, and its share is worth
+    watching) but never trained on (Christiano et al. 2017, section 2.2.2).
+    """
+
+    LEFT = "left"
+    RIGHT = "right"
+    EQUAL = "equal"
+    CANT_TELL = "cant_tell"
+
+    @property
+    def prefer_left_prob(self) -> float | None:
+        """μ(1), the probability mass the label puts on the left (first) segment; ``None`` when untrainable."""
+        return _PREFER_LEFT_PROB[self]
+
+    @classmethod
+    def parse(cls, value: object) -> "Label":
+        """Turn user input (``"left"``, ``Label.LEFT``) into a label, with an error that lists what is allowed."""
+        if isinstance(value, Label):
+            return value
+        try:
+            return cls(str(value).strip().lower())
+        except ValueError:
+            allowed = ", ".join(repr(label.value) for label in cls)
+            raise ValueError(f"label={value!r} is not a label; use one of {allowed}.") from None
+
+
+_PREFER_LEFT_PROB: dict[Label, float | None] = {
+    Label.LEFT: 1.0,
+    Label.RIGHT: 0.0,
+    Label.EQUAL: 0.5,
+    Label.CANT_TELL: None,
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A fixed-length piece of one episode, as the policy lived it.
+
+    The true reward travels with the segment so that the synthetic oracle, plots and evaluation can read
+    it; the agent never sees it.
+
+    :param obs: observations ``o_t`` before each action, shape ``(T, *obs_shape)``.
+    :param actions: the actions ``a_t`` sent to the env (already clipped to a Box's bounds), ``(T, *act_shape)``.
+    :param true_rewards: the env's hidden reward for each step, ``(T,)``.
+    :param env_index: which of the parallel envs it came from.
+    :param timestep: the global policy timestep at which its last step was taken.
+    """
+
+    obs: np.ndarray
+    actions: np.ndarray
+    true_rewards: np.ndarray
+    env_index: int = 0
+    timestep: int = 0
+    frames: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        length = len(self.true_rewards)
+        if len(self.obs) != length or len(self.actions) != length:
+            raise ValueError(
+                f"Segment parts differ in length: obs {len(self.obs)}, actions {len(self.actions)}, "
+                f"true_rewards {length}; all three must have one entry per step."
+            )
+
+    @property
+    def length(self) -> int:
+        return len(self.true_rewards)
+
+    @property
+    def true_return(self) -> float:
+        return float(np.sum(self.true_rewards))
+
+
+SegmentPair = tuple[Segment, Segment]
+
+
+@runtime_checkable
+class Oracle(Protocol):
+    """Compares pairs of segments.
+
+    ``label`` returns one entry per pair: a :class:`Label`, or ``None`` when the answer will arrive later
+    (a person labelling in a browser writes it into the comparison store directly).
+    """
+
+    name: str
+
+    def label(self, pairs: Sequence[SegmentPair]) -> list[Label | None]: ...
+
+
+@runtime_checkable
+class RewardFunction(Protocol):
+    """Anything that scores (observation, action) pairs: the learned ensemble, or a user's own function."""
+
+    def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Rewards for a batch: ``obs`` ``(B, *obs_shape)``, ``actions`` ``(B, *act_shape)`` -> ``(B,)``."""
+        ...

@@ -1,0 +1,140 @@
+"""Wrappers that pay the agent r̂(o, a) instead of the env's reward, keeping the true reward in ``info``.
+
+``LearnedRewardVecEnv`` is the one PPO trains through: it scores all parallel envs in one batched call of
+the reward function (no per-env loop), records the steps for segment cutting, and tracks true and learned
+episode returns. ``LearnedReward`` does the same for a single Gymnasium env, for users who want r̂ outside
+SB3. The reward function can be swapped between rollouts with ``set_reward_fn``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
+from prefrl.segments import StepBatch
+from prefrl.types import RewardFunction
+
+
+def check_finite(rewards: np.ndarray, source: str) -> None:
+    """Stop at the first NaN or infinite reward, saying where it came from (a NaN would silently poison r̂ or PPO)."""
+    if not np.all(np.isfinite(rewards)):
+        bad = np.flatnonzero(~np.isfinite(np.asarray(rewards).reshape(-1)))
+        raise ValueError(
+            f"{source} returned a non-finite reward {np.asarray(rewards).reshape(-1)[bad[0]]!r} (env index {int(bad[0])}); "
+            "check the env's reward computation (or the reward net's inputs) before training on it."
+        )
+
+
+class EpisodeReturns:
+    """Running true and learned returns of each parallel env; finished episodes are popped by the logger."""
+
+    def __init__(self, n_envs: int) -> None:
+        self.true = np.zeros(n_envs)
+        self.learned = np.zeros(n_envs)
+        self.finished: list[tuple[float, float]] = []
+
+    def add(self, true_rewards: np.ndarray, learned_rewards: np.ndarray, dones: np.ndarray) -> None:
+        self.true += true_rewards
+        self.learned += learned_rewards
+        for env in np.flatnonzero(dones):
+            self.finished.append((float(self.true[env]), float(self.learned[env])))
+        self.true[dones] = 0.0
+        self.learned[dones] = 0.0
+
+    def pop(self) -> list[tuple[float, float]]:
+        """``(true_return, learned_return)`` of every episode finished since the last call."""
+        finished, self.finished = self.finished, []
+        return finished
+
+
+class LearnedRewardVecEnv(VecEnvWrapper):
+    """Replaces the reward of every env with ``reward_fn.predict(obs, actions)``, batched over envs.
+
+    :param venv: the vectorized env (its reward is the true one).
+    :param reward_fn: scores ``(obs, actions)`` batches; swap it with :meth:`set_reward_fn`.
+    :param record: keep every step for :meth:`drain_steps` (what segments are cut from).
+    """
+
+    def __init__(self, venv: VecEnv, reward_fn: RewardFunction, record: bool = True) -> None:
+        super().__init__(venv)
+        self.reward_fn = reward_fn
+        self.record = record
+        self.returns = EpisodeReturns(venv.num_envs)
+        self._last_obs: np.ndarray | None = None
+        self._actions: np.ndarray | None = None
+        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def set_reward_fn(self, reward_fn: RewardFunction) -> None:
+        """Swap the reward function; call it between rollouts so one rollout is scored by one net."""
+        self.reward_fn = reward_fn
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        self._last_obs = obs
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = actions
+        self.venv.step_async(actions)
+
+    def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        obs, true_rewards, dones, infos = self.venv.step_wait()
+        assert self._last_obs is not None and self._actions is not None, "step_wait before reset/step_async"
+        check_finite(true_rewards, "the environment")
+        learned = np.asarray(self.reward_fn.predict(self._last_obs, self._actions), dtype=np.float32).reshape(-1)
+        check_finite(learned, "the reward function")
+        if self.record:
+            self._steps.append((self._last_obs, self._actions, true_rewards, dones))
+        for info, true_reward in zip(infos, true_rewards.tolist()):
+            info["true_reward"] = true_reward
+        self.returns.add(true_rewards, learned, dones)
+        self._last_obs = obs
+        return obs, learned, dones, infos
+
+    def drain_steps(self, first_timestep: int = 0) -> StepBatch | None:
+        """The steps recorded since the last call, stacked ``(T, E, ...)``; ``None`` if there are none."""
+        if not self._steps:
+            return None
+        obs, actions, rewards, dones = (np.stack(part) for part in zip(*self._steps))
+        self._steps = []
+        return StepBatch(obs, actions, rewards, dones.astype(bool), first_timestep)
+
+
+class LearnedReward(gym.Wrapper):
+    """Single-env version: ``reward = reward_fn(o_t, a_t)``; the env's reward goes to ``info["true_reward"]``.
+
+    At an episode's end ``info["episode_returns"]`` holds ``{"true": ..., "learned": ...}``.
+    """
+
+    def __init__(self, env: gym.Env, reward_fn: RewardFunction) -> None:
+        super().__init__(env)
+        self.reward_fn = reward_fn
+        self.returns = EpisodeReturns(1)
+        self._last_obs: Any = None
+
+    def set_reward_fn(self, reward_fn: RewardFunction) -> None:
+        self.reward_fn = reward_fn
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        self._last_obs = obs
+        self.returns = EpisodeReturns(1)
+        return obs, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        obs, true_reward, terminated, truncated, info = self.env.step(action)
+        check_finite(np.asarray([true_reward], dtype=np.float64), "the environment")
+        learned = np.asarray(self.reward_fn.predict(np.asarray(self._last_obs)[None], np.asarray(action)[None]))
+        learned = learned.reshape(-1)
+        check_finite(learned, "the reward function")
+        info["true_reward"] = float(true_reward)
+        done = terminated or truncated
+        self.returns.add(np.array([float(true_reward)]), learned, np.array([done]))
+        if done:
+            true_return, learned_return = self.returns.pop()[-1]
+            info["episode_returns"] = {"true": true_return, "learned": learned_return}
+        self._last_obs = obs
+        return obs, float(learned[0]), terminated, truncated, info

@@ -1,0 +1,69 @@
+"""The reward ensemble: shapes, encodings, clear errors for unsupported spaces, normalization."""
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.normalize import renormalize_output, standardization, zero_mean_unit_std
+
+
+def test_discrete_actions_are_one_hot_and_members_differ():
+    model = RewardEnsemble(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), ensemble_size=3, hidden_sizes=(8,))
+    features = model.features(torch.zeros(2, 4), torch.tensor([0, 2]))
+    assert features.shape == (2, 7)
+    assert features[:, 4:].tolist() == [[1, 0, 0], [0, 0, 1]]
+    out = model(torch.randn(5, 6, 4), torch.randint(0, 3, (5, 6)))
+    assert out.shape == (3, 5, 6)
+    assert not torch.allclose(out[0], out[1])
+
+
+def test_box_actions_are_clipped_to_bounds():
+    model = RewardEnsemble(spaces.Box(-1, 1, (2,)), spaces.Box(-2.0, 2.0, (1,)), ensemble_size=2)
+    a = model(torch.zeros(1, 2), torch.tensor([[2.0]]))
+    b = model(torch.zeros(1, 2), torch.tensor([[50.0]]))
+    assert torch.allclose(a, b)
+
+
+def test_ensemble_is_one_batched_op_equal_to_member_by_member():
+    model = RewardEnsemble(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(5, 4))
+    x = model.features(torch.randn(7, 3), torch.randint(0, 2, (7,)))
+    batched = model.member_rewards(x)
+    for m in range(2):
+        h = x
+        for layer in range(3):
+            h = h @ model.weights[layer][m] + model.biases[layer][m]
+            if layer < 2:
+                h = torch.nn.functional.leaky_relu(h, 0.01)
+        assert torch.allclose(batched[m], h.squeeze(-1), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "obs_space, act_space, role",
+    [
+        (spaces.Dict({"a": spaces.Box(-1, 1, (2,))}), spaces.Discrete(2), "observation"),
+        (spaces.Box(-1, 1, (2,)), spaces.MultiBinary(3), "action"),
+    ],
+)
+def test_unsupported_space_names_the_space(obs_space, act_space, role):
+    with pytest.raises(TypeError, match=f"{role} space .*not supported"):
+        RewardEnsemble(obs_space, act_space)
+
+
+def test_standardization_and_output_normalization():
+    values = torch.tensor([[1.0, 5.0], [3.0, 5.0]])
+    mean, std = standardization(values)
+    assert mean.tolist() == [2.0, 5.0]
+    assert std.tolist() == [1.0, 1.0]  # second column is constant: kept at 1
+    shift, scale = zero_mean_unit_std(torch.tensor([1.0, 2.0, 3.0, 4.0]))
+    assert shift.item() == 2.5 and scale.item() == pytest.approx(1.1180339887)
+
+    model = RewardEnsemble(spaces.Box(-1, 1, (3,)), spaces.Discrete(2))
+    rng = np.random.default_rng(0)
+    obs, actions = rng.normal(size=(10, 20, 3)).astype(np.float32), rng.integers(0, 2, size=(10, 20))
+    renormalize_output(model, obs, actions)
+    rewards = model.predict(obs, actions)
+    assert rewards.shape == (10, 20)
+    assert rewards.mean() == pytest.approx(0.0, abs=1e-5)
+    assert rewards.std() == pytest.approx(1.0, abs=1e-4)

@@ -1,0 +1,128 @@
+"""Fixed-horizon variants: exact horizon, no termination, dense reward that matches the state."""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from prefrl.envs import (
+    FIXED_HORIZON_TASKS,
+    FIXED_HORIZON_VARIANTS,
+    check_env_id,
+    register_envs,
+)
+
+VARIANTS = [task.variant_id for task in FIXED_HORIZON_TASKS.values()]
+
+
+@pytest.mark.parametrize("variant_id", VARIANTS)
+def test_variant_runs_exactly_its_horizon(variant_id: str) -> None:
+    env = gym.make(variant_id)
+    horizon = env.spec.max_episode_steps
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    for step in range(1, horizon + 1):
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert terminated is False
+        assert truncated == (step == horizon)
+        assert isinstance(reward, float)
+        assert "original_reward" in info
+    env.close()
+
+
+@pytest.mark.parametrize("original_id", list(FIXED_HORIZON_TASKS))
+def test_variant_keeps_the_original_spaces(original_id: str) -> None:
+    original = gym.make(original_id)
+    variant = gym.make(FIXED_HORIZON_VARIANTS[original_id])
+    assert variant.observation_space == original.observation_space
+    assert variant.action_space == original.action_space
+
+
+def test_cartpole_keeps_stepping_after_a_fall_then_respawns() -> None:
+    env = gym.make("prefrl/FixedCartPole-v1")
+    env.reset(seed=0)
+    unwrapped = env.unwrapped
+    rewards, up, respawned, angles = [], [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gymnasium's "step() after terminated" warning would fail the test
+        for _ in range(60):  # always push right: the pole falls left within ~10 steps
+            _, reward, terminated, truncated, info = env.step(1)
+            assert not terminated and not truncated
+            x, _, theta, _ = unwrapped.state
+            angles.append(abs(theta))
+            up.append(abs(theta) <= unwrapped.theta_threshold_radians and abs(x) <= unwrapped.x_threshold)
+            rewards.append(reward)
+            respawned.append(info.get("respawned", False))
+    first_fall = up.index(False)
+    assert 0 < first_fall < 20, "the constant action should have made the pole fall"
+    # Reward = 1 exactly while up (a respawn step reports the fallen step's reward, 0).
+    assert all(r == (1.0 if u else 0.0) for r, u, re in zip(rewards, up, respawned) if not re)
+    # The physics kept going while the pole lay down: past the original's termination bound, for 10 steps.
+    assert rewards[first_fall : first_fall + 10] == [0.0] * 10
+    assert max(angles[first_fall : first_fall + 10]) > 2 * unwrapped.theta_threshold_radians
+    # Then it respawned upright, within the same episode, and fell again under the same constant push.
+    assert respawned[first_fall + 9] and sum(respawned) >= 2
+    assert up[first_fall + 10]
+    # The original's reward stops counting once it would have ended the episode.
+    assert info["original_terminated"] is True and info["original_reward"] == 0.0
+
+
+def test_acrobot_reward_is_tip_height() -> None:
+    env = gym.make("prefrl/FixedAcrobot-v1")
+    env.reset(seed=1)
+    env.action_space.seed(1)
+    for _ in range(50):
+        _, reward, *_ = env.step(env.action_space.sample())
+        th1, th2 = env.unwrapped.state[:2]
+        assert reward == pytest.approx(-math.cos(th1) - math.cos(th1 + th2))
+        assert -2.0 <= reward <= 2.0
+    # Hand-checked states: hanging straight down is -2, straight up would be +2, horizontal links 0.
+    unwrapped = env.unwrapped
+    for state, height in [((0.0, 0.0), -2.0), ((math.pi, 0.0), 2.0), ((math.pi / 2, 0.0), 0.0)]:
+        unwrapped.state = np.array([*state, 0.0, 0.0])
+        assert FIXED_HORIZON_TASKS["Acrobot-v1"].reward(unwrapped) == pytest.approx(height, abs=1e-12)
+
+
+def test_mountain_car_reward_is_height_plus_goal_bonus() -> None:
+    env = gym.make("prefrl/FixedMountainCarContinuous-v0")
+    env.reset(seed=0)
+    unwrapped = env.unwrapped
+    reward_fn = FIXED_HORIZON_TASKS["MountainCarContinuous-v0"].reward
+    unwrapped.state = np.array([-math.pi / 6, 0.0])  # valley floor
+    assert reward_fn(unwrapped) == pytest.approx(-1.0)
+    unwrapped.state = np.array([0.5, 0.0])  # past the flag at 0.45
+    assert reward_fn(unwrapped) == pytest.approx(math.sin(1.5) + 1.0)
+
+
+def test_unknown_env_id_suggests_the_closest() -> None:
+    with pytest.raises(ValueError, match=r"env_id='CartPol-v1'.*did you mean 'CartPole-v1'\?"):
+        check_env_id("CartPol-v1")
+    check_env_id("CartPole-v1")
+    for variant in FIXED_HORIZON_VARIANTS.values():
+        check_env_id(variant)
+
+
+def test_register_envs_is_idempotent() -> None:
+    before = dict(gym.envs.registry)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re-registering would warn "Overriding environment"
+        register_envs()
+        register_envs()
+    assert dict(gym.envs.registry) == before
+
+
+@pytest.mark.parametrize("variant_id", VARIANTS)
+def test_rgb_array_render(variant_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SDL_VIDEODRIVER", os.environ.get("SDL_VIDEODRIVER", "dummy"))
+    env = gym.make(variant_id, render_mode="rgb_array")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    frame = env.render()
+    assert frame.ndim == 3 and frame.shape[2] == 3
+    assert frame.dtype == np.uint8
+    env.close()

@@ -1,0 +1,118 @@
+"""Presets: every file in envs/ loads, keys are checked, schedules decay as the rl-zoo's ``lin_`` ones do."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+
+from prefrl.envs import FIXED_HORIZON_VARIANTS, check_env_id
+from prefrl.presets import PRESET_DIR, Preset, available_presets, load_preset
+
+PRESETS = available_presets()
+
+VALID = """
+env_id = "CartPole-v1"
+train_env_id = "prefrl/FixedCartPole-v1"
+n_envs = 2
+segment_length = 25
+labels = 10
+timesteps = 1000
+linear_schedule = true
+
+[ppo]
+learning_rate = 3e-4
+clip_range = 0.2
+n_steps = 64
+
+[ppo.policy_kwargs]
+net_arch = [32, 32]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "custom.toml"
+    path.write_text(text)
+    return path
+
+
+def test_the_four_presets_exist() -> None:
+    assert {"CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCarContinuous-v0"} <= set(PRESETS)
+
+
+@pytest.mark.parametrize("env_id", PRESETS)
+def test_every_preset_loads_and_trains_in_a_registered_variant(env_id: str) -> None:
+    preset = load_preset(env_id)
+    assert isinstance(preset, Preset)
+    assert preset.env_id == env_id
+    check_env_id(preset.env_id)
+    check_env_id(preset.train_env_id)
+    assert preset.train_env_id == FIXED_HORIZON_VARIANTS[env_id]
+    kwargs = preset.ppo_kwargs()
+    assert kwargs["n_steps"] * preset.n_envs >= 2  # PPO needs a rollout to split into minibatches
+
+
+def test_custom_file_loads_and_schedules_decay_linearly(tmp_path: Path) -> None:
+    preset = load_preset("CartPole-v1", write(tmp_path, VALID))
+    kwargs = preset.ppo_kwargs()
+    for key, start in [("learning_rate", 3e-4), ("clip_range", 0.2)]:
+        schedule = kwargs[key]
+        assert callable(schedule)
+        assert schedule(1.0) == pytest.approx(start)
+        assert schedule(0.5) == pytest.approx(start / 2)
+        assert schedule(0.0) == 0.0
+    assert kwargs["n_steps"] == 64  # everything else as given
+    assert kwargs["policy_kwargs"] == {"net_arch": [32, 32]}
+    assert pickle.loads(pickle.dumps(kwargs))["learning_rate"](1.0) == pytest.approx(3e-4)  # saved with the model
+
+
+def test_without_linear_schedule_numbers_stay_numbers(tmp_path: Path) -> None:
+    preset = load_preset("CartPole-v1", write(tmp_path, VALID.replace("linear_schedule = true", "")))
+    assert preset.linear_schedule is False
+    assert preset.ppo_kwargs()["learning_rate"] == 3e-4
+
+
+def test_ppo_kwargs_is_a_fresh_copy(tmp_path: Path) -> None:
+    preset = load_preset("CartPole-v1", write(tmp_path, VALID))
+    assert pickle.loads(pickle.dumps(preset)) == preset  # travels to a reward-fitting process
+    preset.ppo_kwargs()["policy_kwargs"]["net_arch"].append(7)
+    assert preset.ppo_kwargs()["policy_kwargs"]["net_arch"] == [32, 32]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("n_envs = 2", "n_envs = 2\nn_env = 3"), r"unknown key\(s\) 'n_env'"),
+        (("n_steps = 64", "n_steps = 64\nnsteps = 3"), r"'ppo\.nsteps'"),
+        (("n_envs = 2", 'n_envs = "2"'), r"n_envs='2' is not allowed"),
+        (("n_envs = 2", "n_envs = true"), r"n_envs=True is not allowed"),
+        (("segment_length = 25", "segment_length = 1"), r"segment_length=1 is not allowed"),
+        (("labels = 10\n", ""), r"missing key 'labels'"),
+        (("linear_schedule = true", "linear_schedule = 1"), r"linear_schedule=1 is not allowed"),
+    ],
+)
+def test_malformed_files_name_the_file_and_key(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
+    path = write(tmp_path, VALID.replace(*edit))
+    with pytest.raises(ValueError, match=message) as info:
+        load_preset("CartPole-v1", path)
+    assert str(path) in str(info.value)
+
+
+def test_invalid_toml_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not valid TOML"):
+        load_preset("CartPole-v1", write(tmp_path, "env_id = "))
+
+
+def test_env_without_a_preset_lists_the_available_ones() -> None:
+    with pytest.raises(ValueError, match=r"no preset.*CartPole-v1.*--preset FILE"):
+        load_preset("LunarLander-v3")
+
+
+def test_file_for_another_env_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="env_id='CartPole-v1'.*env_id='Acrobot-v1'"):
+        load_preset("Acrobot-v1", write(tmp_path, VALID))
+
+
+def test_preset_dir_is_the_repository_envs_folder() -> None:
+    assert PRESET_DIR == Path(__file__).resolve().parent.parent / "envs"

@@ -1,0 +1,34 @@
+"""The label schedule: an initial share, then a decaying rate; exactly the budget by the end."""
+
+import math
+
+import pytest
+
+from prefrl.schedule import LabelSchedule
+
+
+def test_spends_exactly_the_budget_whatever_the_rollout_size():
+    for budget, total, rollout in [(100, 100_000, 256), (7, 1000, 999), (300, 150_000, 2048), (1, 10, 3)]:
+        schedule = LabelSchedule(budget, total, initial_fraction=0.25, decay_timesteps=0.25 * total)
+        asked = schedule.due(0, 0)
+        t = 0
+        while t < total:
+            t += rollout
+            asked += schedule.due(t, asked)
+        assert asked == budget
+
+
+def test_initial_share_and_decaying_rate():
+    schedule = LabelSchedule(100, 100_000, initial_fraction=0.25, decay_timesteps=25_000)
+    assert schedule.target(0) == 25
+    # cumulative ∝ log(1 + T/T0): after T0 steps, 75 * ln 2 / ln 5 = 32.3 of the remaining 75
+    assert schedule.target(25_000) == 25 + math.floor(75 * math.log(2) / math.log(5))
+    first_half = schedule.target(50_000) - schedule.target(0)
+    second_half = schedule.target(100_000) - schedule.target(50_000)
+    assert first_half > 1.5 * second_half  # the rate decays
+    assert schedule.target(10**9) == 100
+
+
+def test_zero_budget_is_a_clear_error():
+    with pytest.raises(ValueError, match="budget"):
+        LabelSchedule(0, 1000)

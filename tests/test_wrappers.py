@@ -1,0 +1,93 @@
+"""Wrappers pay r̂ and keep the true reward; bad rewards are clear errors."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.env_util import make_vec_env
+
+from prefrl.wrappers import LearnedReward, LearnedRewardVecEnv
+
+
+class ObsSumReward:
+    """r̂(o, a) = sum(o) + 10·a: easy to check by hand."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict(self, obs, actions):
+        self.calls += 1
+        return obs.reshape(len(obs), -1).sum(1) + 10.0 * np.asarray(actions).reshape(len(obs))
+
+
+def test_vec_wrapper_swaps_reward_keeps_true_one_and_batches_inference():
+    reward = ObsSumReward()
+    env = LearnedRewardVecEnv(make_vec_env("CartPole-v1", n_envs=4, seed=0), reward)
+    obs = env.reset()
+    actions = np.array([0, 1, 1, 0])
+    new_obs, rewards, dones, infos = env.step(actions)
+    assert rewards == pytest.approx(obs.sum(1) + 10.0 * actions, abs=1e-5)
+    assert [info["true_reward"] for info in infos] == [1.0] * 4
+    assert reward.calls == 1  # one batched call for all 4 envs
+    batch = env.drain_steps()
+    assert batch.obs.shape == (1, 4, 4) and batch.true_rewards.tolist() == [[1.0] * 4]
+    assert np.array_equal(batch.obs[0], obs) and np.array_equal(batch.actions[0], actions)
+
+
+def test_vec_wrapper_tracks_true_and_learned_episode_returns():
+    env = LearnedRewardVecEnv(make_vec_env("CartPole-v1", n_envs=2, seed=0), ObsSumReward())
+    env.reset()
+    learned_total = np.zeros(2)
+    finished = []
+    for _ in range(200):
+        _, rewards, dones, _ = env.step(np.array([0, 0]))
+        learned_total += rewards
+        for e in np.flatnonzero(dones):
+            finished.append(learned_total[e])
+            learned_total[e] = 0
+    episodes = env.returns.pop()
+    assert len(episodes) == len(finished) > 0
+    assert [l for _, l in episodes] == pytest.approx(finished, rel=1e-5)
+    assert all(t >= 8 for t, _ in episodes)  # CartPole pays 1 per step: true return = length
+
+
+class NaNRewardEnv(gym.Env):
+    observation_space = gym.spaces.Box(-1, 1, (2,))
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        return np.zeros(2, dtype=np.float32), {}
+
+    def step(self, action):
+        return np.zeros(2, dtype=np.float32), float("nan"), False, False, {}
+
+
+def test_nan_true_reward_is_a_clear_error():
+    env = LearnedRewardVecEnv(make_vec_env(NaNRewardEnv, n_envs=2), ObsSumReward())
+    env.reset()
+    with pytest.raises(ValueError, match="environment returned a non-finite reward"):
+        env.step(np.array([0, 1]))
+
+
+def test_nan_learned_reward_is_a_clear_error():
+    class NaNReward:
+        def predict(self, obs, actions):
+            return np.full(len(obs), np.nan)
+
+    env = LearnedRewardVecEnv(make_vec_env("CartPole-v1", n_envs=2, seed=0), NaNReward())
+    env.reset()
+    with pytest.raises(ValueError, match="reward function returned a non-finite reward"):
+        env.step(np.array([0, 1]))
+
+
+def test_gym_wrapper_swaps_reward_and_reports_episode_returns():
+    env = LearnedReward(gym.make("CartPole-v1"), ObsSumReward())
+    obs, _ = env.reset(seed=0)
+    _, reward, _, _, info = env.step(1)
+    assert reward == pytest.approx(float(obs.sum() + 10.0), abs=1e-5)
+    assert info["true_reward"] == 1.0
+    done, steps = False, 1
+    while not done:
+        _, _, terminated, truncated, info = env.step(0)
+        done = terminated or truncated
+        steps += 1
+    assert info["episode_returns"]["true"] == steps
