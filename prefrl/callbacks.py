@@ -86,12 +86,9 @@ class PreferenceCallback(BaseCallback):
         new_labels = answered > self._answered_at_last_request
         if new_labels:
             self._answered_at_last_request = answered
-        if wait:
-            self.swap_in(self.fitter.fit_now() if new_labels else self.fitter.poll())
-            return
         if new_labels:
             self.fitter.request()
-        self.swap_in(self.fitter.poll())
+        self.swap_in(self.fitter.wait() if wait else self.fitter.poll())
 
     def swap_in(self, result: FitResult | None) -> None:
         """Install a finished fit and renormalize r̂ over the recent segments."""

@@ -59,6 +59,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
     ``train_config("CartPole-v1", labels=60, mistake_rate=0.1, seed=3)`` routes ``labels`` to the query
     config, ``mistake_rate`` to the oracle config and ``seed`` to the run config.
     """
+    check_env_id(env_id)  # before the preset, so a typo gets "did you mean", not "no preset"
     loaded = load_preset(env_id, preset)
     run_values: dict[str, Any] = {
         "env_id": loaded.env_id,

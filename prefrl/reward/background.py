@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
+import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
 
-_FIT_TIMEOUT_S = 600.0  # the initial fit is small; a worker silent this long has died
+_FIT_TIMEOUT_S = 600.0  # one fit takes seconds; a worker silent this long is stuck
 
 
 @dataclass
@@ -36,13 +37,14 @@ class FitResult:
 
 
 class Fitter(Protocol):
-    """Refits the reward net when asked; results are collected without blocking."""
+    """Refits the reward net when asked; results are collected without blocking (``poll``) or, at the
+    end of a run, after every requested fit has finished (``wait``)."""
 
     def request(self) -> None: ...
 
     def poll(self) -> FitResult | None: ...
 
-    def fit_now(self) -> FitResult | None: ...
+    def wait(self) -> FitResult | None: ...
 
     def close(self) -> None: ...
 
@@ -73,8 +75,7 @@ class InlineFitter:
         self._pending = False
         return _fit_from_store(self.trainer, self.store, self._requests)
 
-    def fit_now(self) -> FitResult | None:
-        self.request()
+    def wait(self) -> FitResult | None:
         return self.poll()
 
     def close(self) -> None:
@@ -110,9 +111,11 @@ def _worker(
             if request is None:
                 return
             result = _fit_from_store(trainer, store, request)
-            if result is not None:
-                weights = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
-                results.put(("ok", FitResult(weights, result.metrics, request)))
+            if result is None:  # nothing trainable yet (e.g. only "can't tell"): say so, the trainer may wait
+                results.put(("empty", request))
+                continue
+            weights = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
+            results.put(("ok", FitResult(weights, result.metrics, request)))
     except BaseException:  # report to the trainer rather than dying silently in the background
         results.put(("error", traceback.format_exc()))
 
@@ -134,6 +137,7 @@ class ProcessFitter:
         self._requests = context.Queue()
         self._results = context.Queue()
         self._sent = 0
+        self._answered = 0
         model_args = {
             "observation_space": model.observation_space,
             "action_space": model.action_space,
@@ -153,31 +157,38 @@ class ProcessFitter:
         self._sent += 1
         self._requests.put(self._sent)
 
-    def _unpack(self, message: tuple[str, Any]) -> FitResult:
+    def _unpack(self, message: tuple[str, Any]) -> FitResult | None:
         kind, payload = message
         if kind == "error":
             raise RuntimeError(f"the background reward fitter failed:\n{payload}")
+        if kind == "empty":
+            self._answered = max(self._answered, payload)
+            return None
+        self._answered = max(self._answered, payload.request)
         return payload
 
     def poll(self) -> FitResult | None:
         newest = None
         while True:
             try:
-                newest = self._unpack(self._results.get_nowait())
+                result = self._unpack(self._results.get_nowait())
             except queue.Empty:
                 return newest
+            newest = result or newest
 
-    def fit_now(self) -> FitResult | None:
-        """Ask for a fit and wait for it (at the end of a run, so the saved net has seen every label)."""
-        self.request()
-        target = self._sent
-        while True:
+    def wait(self) -> FitResult | None:
+        """Block until the newest request is answered (at the end of a run: the saved net saw every label)."""
+        newest = self.poll()
+        deadline = time.monotonic() + _FIT_TIMEOUT_S
+        while self._answered < self._sent:
             try:
-                result = self._unpack(self._results.get(timeout=_FIT_TIMEOUT_S))
+                newest = self._unpack(self._results.get(timeout=1.0)) or newest
             except queue.Empty:
-                raise RuntimeError(f"the background reward fitter gave no result in {_FIT_TIMEOUT_S:.0f} s") from None
-            if result.request >= target:
-                return result
+                if not self._process.is_alive():
+                    raise RuntimeError("the background reward fitter exited before finishing its fits") from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the background reward fitter gave no result in {_FIT_TIMEOUT_S:.0f} s") from None
+        return newest
 
     def close(self) -> None:
         if self._process.is_alive():

@@ -1,0 +1,125 @@
+"""End-to-end runs of `PreferenceRL` and the CLI: learning, determinism, background fitting, resume, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from prefrl.cli import main as cli_main
+from prefrl.runs import METRIC_COLUMNS
+from prefrl.store import ComparisonStore
+from prefrl.trainer import PreferenceRL, train_config
+
+RANDOM_CARTPOLE_RETURN = 22.0  # mean return of uniformly random actions on CartPole-v1 (measured: 21-23)
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.slow
+def test_sync_run_learns_cartpole_from_few_labels(tmp_path):
+    config = train_config("CartPole-v1", timesteps=40_000, labels=60, sync=True, seed=0, out=str(tmp_path / "run"))
+    summary = PreferenceRL(config, progress=False).learn()
+    run = tmp_path / "run"
+    assert summary["final_true_return"] > 4 * RANDOM_CARTPOLE_RETURN
+    assert summary["labels_used"] == 60 and summary["timesteps"] >= 40_000
+    for name in ("config.json", "metrics.csv", "summary.json", "reward_net.pt", "policy.zip", "comparisons.sqlite",
+                 "learning_curve.png"):
+        assert (run / name).is_file(), name
+    metrics = rows(run / "metrics.csv")
+    assert tuple(metrics[0]) == METRIC_COLUMNS
+    assert int(metrics[-1]["labels"]) == 60
+    assert float(metrics[-1]["reward_accuracy"]) >= 0.7
+    with ComparisonStore(run / "comparisons.sqlite", create=False) as store:
+        assert store.counts()["answered"] == 60
+        assert {c.oracle for c in store.comparisons()} == {"synthetic"}
+
+
+def test_sync_runs_are_deterministic_under_a_seed(tmp_path):
+    def run(name: str) -> tuple[list[dict[str, str]], list[str]]:
+        config = train_config("CartPole-v1", timesteps=3_000, labels=12, sync=True, seed=3, out=str(tmp_path / name))
+        PreferenceRL(config, progress=False).learn()
+        metrics = [{k: v for k, v in row.items() if k != "wall_time_s"} for row in rows(tmp_path / name / "metrics.csv")]
+        with ComparisonStore(tmp_path / name / "comparisons.sqlite", create=False) as store:
+            labels = [c.label.value for c in store.comparisons()]
+        return metrics, labels
+
+    assert run("a") == run("b")
+
+
+def test_background_fitter_refits_while_ppo_runs(tmp_path):
+    config = train_config("CartPole-v1", timesteps=6_000, labels=30, seed=1, out=str(tmp_path / "run"))
+    summary = PreferenceRL(config, progress=False).learn()
+    assert summary["sync"] is False
+    assert summary["labels_used"] == 30
+    assert summary["reward_fits"] >= 2  # the initial inline fit plus at least one from the background process
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_with_every_label(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "prefrl.cli", "train", "--env", "CartPole-v1", "--timesteps", "20000",
+               "--labels", "40", "--sync", "--checkpoint-every", "3000", "--no-progress", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = out / "checkpoint" / "trainer_state.json"
+    deadline = time.time() + 240
+    while not state.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert state.exists(), "the run never checkpointed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with ComparisonStore(out / "comparisons.sqlite", create=False) as store:
+        before = {c.id: c.label for c in store.comparisons(answered=True)}
+    assert before, "labels were given before the kill"
+
+    summary = PreferenceRL.resume(out, progress=False).learn()
+    assert summary["timesteps"] >= 20_000
+    assert summary["labels_used"] == 40
+    with ComparisonStore(out / "comparisons.sqlite", create=False) as store:
+        after = {c.id: c.label for c in store.comparisons(answered=True)}
+    assert all(after[i] == label for i, label in before.items())
+    steps = [int(r["timesteps"]) for r in rows(out / "metrics.csv")]
+    assert steps[-1] >= 20_000 and json.loads((out / "summary.json").read_text())["labels_used"] == 40
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--env", "CartPol-v1"], "did you mean 'CartPole-v1'"),
+        (["train", "--labels", "0"], "labels=0"),
+        (["train", "--mistake-rate", "1.5"], "mistake_rate=1.5"),
+        (["baseline", "--env", "NoSuchEnv-v0"], "not a registered Gymnasium environment"),
+        (["train", "--env", "LunarLander-v3"], "no preset"),
+    ],
+)
+def test_cli_bad_input_is_a_clear_error(argv, message, tmp_path, capsys):
+    assert cli_main([*argv, "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_existing_run_folder_is_not_overwritten(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("{}")
+    with pytest.raises(ValueError, match="already holds a run"):
+        PreferenceRL(train_config("CartPole-v1", out=str(out)), progress=False).learn()
+
+
+def test_resume_of_corrupt_store_is_a_clear_error(tmp_path):
+    out = tmp_path / "run"
+    config = train_config("CartPole-v1", timesteps=1_000, labels=4, sync=True, out=str(out), checkpoint_every=500)
+    PreferenceRL(config, progress=False).learn()
+    (out / "comparisons.sqlite").write_bytes(b"not a database" * 100)
+    for suffix in ("-wal", "-shm"):
+        Path(str(out / "comparisons.sqlite") + suffix).unlink(missing_ok=True)
+    assert cli_main(["train", "--resume", str(out), "--no-progress"]) == 2
