@@ -23,19 +23,11 @@ from prefrl.evaluation import evaluate
 from prefrl.labeling import Labeler
 from prefrl.reward.background import FitResult, Fitter, load_weights
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.reward.normalize import renormalize_output
 from prefrl.runs import MetricsWriter
 from prefrl.segments import SegmentBuffer, SegmentCutter
-from prefrl.types import Segment
 from prefrl.wrappers import LearnedRewardVecEnv
 
 _RECENT_EPISODES = 20  # episodes averaged into the logged training returns, as SB3's ep_info_buffer does
-_NORMALIZATION_SEGMENTS = 200  # newest segments r̂ is normalized over: recent behaviour, bounded cost per fit
-
-
-def stack_segments(segments: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
-    """Observations ``(S, T, *obs)`` and actions ``(S, T, *act)`` of equally long segments."""
-    return np.stack([s.obs for s in segments]), np.stack([s.actions for s in segments])
 
 
 class PreferenceCallback(BaseCallback):
@@ -91,14 +83,11 @@ class PreferenceCallback(BaseCallback):
         self.swap_in(self.fitter.wait() if wait else self.fitter.poll())
 
     def swap_in(self, result: FitResult | None) -> None:
-        """Install a finished fit and renormalize r̂ over the recent segments."""
+        """Install a finished fit (weights and output normalization); the next rollout is paid by it."""
         if result is None:
             return
         if result.state is not None:
             load_weights(self.reward_model, result.state)
-        if len(self.buffer):
-            recent = self.buffer.snapshot()[-_NORMALIZATION_SEGMENTS:]
-            renormalize_output(self.reward_model, *stack_segments(recent))
         self.fit_metrics = result.metrics
         self.fits += 1
 

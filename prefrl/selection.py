@@ -58,11 +58,14 @@ class DisagreementSelector:
         self, segments: Sequence[Segment], n_pairs: int, model: RewardEnsemble, rng: np.random.Generator
     ) -> np.ndarray:
         candidates = random_pairs(len(segments), n_pairs * self.oversample, rng)  # (C, 2)
-        obs = np.stack([s.obs for s in segments])  # (S, T, *obs)
-        actions = np.stack([s.actions for s in segments])  # (S, T, *act)
+        # Score only the segments that appear in a candidate pair, not the whole buffer.
+        involved, position = np.unique(candidates, return_inverse=True)
+        position = position.reshape(candidates.shape)  # (C, 2) indices into `involved`
+        obs = np.stack([segments[i].obs for i in involved])  # (U, T, *obs)
+        actions = np.stack([segments[i].actions for i in involved])  # (U, T, *act)
         with torch.no_grad():
-            returns = model(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions)).sum(-1)  # (N, S)
-            left, right = returns[:, candidates[:, 0]], returns[:, candidates[:, 1]]  # (N, C)
+            returns = model(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions)).sum(-1)  # (N, U)
+            left, right = returns[:, position[:, 0]], returns[:, position[:, 1]]  # (N, C)
             prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
             spread = prob_left.var(0, unbiased=False).numpy()  # (C,)
         # Stable sort, so ties among candidates (e.g. an untrained one-member "ensemble") keep their random order.

@@ -76,6 +76,8 @@ class RewardEnsemble(nn.Module):
         if isinstance(action_space, spaces.Box):
             self.register_buffer("action_low", torch.as_tensor(np.nan_to_num(action_space.low.reshape(-1)), dtype=torch.float32))
             self.register_buffer("action_high", torch.as_tensor(np.nan_to_num(action_space.high.reshape(-1)), dtype=torch.float32))
+            self._action_low_np = self.action_low.numpy().copy()
+            self._action_high_np = self.action_high.numpy().copy()
         # Feature standardization, fit on the labelled data (set_input_normalization), so that CartPole's
         # velocities and MountainCar's tiny positions train at one learning rate.
         self.register_buffer("input_mean", torch.zeros(self.in_features))
@@ -83,6 +85,8 @@ class RewardEnsemble(nn.Module):
         # Output normalization of the ensemble mean (Christiano et al. 2017 §2.2.1: zero mean, fixed std).
         self.register_buffer("reward_shift", torch.zeros(()))
         self.register_buffer("reward_scale", torch.ones(()))
+        # Every tensor the NumPy inference copy depends on; in-place updates bump their version counters.
+        self._versioned = (*self.parameters(), *self.buffers())
 
     def features(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``."""
@@ -123,6 +127,54 @@ class RewardEnsemble(nn.Module):
         return self(torch.as_tensor(obs), torch.as_tensor(actions)).numpy()
 
     @torch.no_grad()
-    def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid."""
+    def torch_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """:meth:`predict` through the torch graph (the reference the fast NumPy path is tested against)."""
         return self.normalized(self(torch.as_tensor(obs), torch.as_tensor(actions))).numpy()
+
+    def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid.
+
+        Runs in NumPy on a cached copy of the weights: called once per env step on a handful of rows,
+        where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over.
+        The cache is keyed on the tensors' version counters, so any in-place update (an optimizer step,
+        ``load_state_dict``) invalidates it.
+        """
+        layers, mean, std, shift, scale = self._numpy_weights()
+        obs_shape = self.observation_space.shape or ()
+        obs = np.asarray(obs)
+        lead = obs.shape[: obs.ndim - len(obs_shape)]
+        batch = int(np.prod(lead))
+        act_features = _encode_numpy(np.asarray(actions), self.action_space, batch)
+        if isinstance(self.action_space, spaces.Box):
+            act_features = np.clip(act_features, self._action_low_np, self._action_high_np)
+        joined = np.concatenate([_encode_numpy(obs, self.observation_space, batch), act_features], axis=1)  # (B, in)
+        hidden = ((joined - mean) / std)[None]  # (1, B, in)
+        last = len(layers) - 1
+        for layer, (weight, bias) in enumerate(layers):
+            hidden = hidden @ weight + bias  # (N, B, out)
+            if layer < last:
+                hidden = np.maximum(hidden, 0.01 * hidden)  # leaky ReLU, slope 0.01 as in member_rewards
+        rewards = (hidden[..., 0].mean(0) - shift) / scale  # (B,)
+        return rewards.reshape(lead).astype(np.float32)
+
+    def _numpy_weights(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float]:
+        key = tuple(t._version for t in self._versioned)
+        if getattr(self, "_numpy_key", None) != key:
+            layers = [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in self._layers]
+            self._numpy_cache = (
+                layers,
+                self.input_mean.numpy().copy(),
+                self.input_std.numpy().copy(),
+                float(self.reward_shift),
+                float(self.reward_scale),
+            )
+            self._numpy_key = key
+        return self._numpy_cache
+
+
+def _encode_numpy(values: np.ndarray, space: spaces.Space, batch: int) -> np.ndarray:
+    """NumPy twin of the torch encoding: Box flattened (actions clipped to bounds), Discrete one-hot."""
+    if isinstance(space, spaces.Discrete):
+        index = values.reshape(batch).astype(np.int64) - int(space.start)
+        return np.eye(int(space.n), dtype=np.float32)[index]
+    return values.reshape(batch, -1).astype(np.float32)

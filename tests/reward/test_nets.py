@@ -67,3 +67,27 @@ def test_standardization_and_output_normalization():
     assert rewards.shape == (10, 20)
     assert rewards.mean() == pytest.approx(0.0, abs=1e-5)
     assert rewards.std() == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    "obs_space, act_space",
+    [
+        (spaces.Box(-1, 1, (4,)), spaces.Discrete(3)),
+        (spaces.Box(-1, 1, (2, 3)), spaces.Box(-0.5, 0.5, (2,))),
+        (spaces.Discrete(5), spaces.Discrete(2, start=1)),
+    ],
+)
+def test_numpy_predict_matches_torch_and_follows_weight_updates(obs_space, act_space):
+    model = RewardEnsemble(obs_space, act_space, ensemble_size=3, hidden_sizes=(16, 8))
+    rng = np.random.default_rng(0)
+    obs = np.stack([obs_space.sample() for _ in range(12)]).reshape(3, 4, *obs_space.shape)
+    actions = np.stack([act_space.sample() for _ in range(12)]).reshape(3, 4, *act_space.shape)
+    if isinstance(act_space, spaces.Box):
+        actions = actions * 3.0  # out of bounds: both paths clip
+    assert np.allclose(model.predict(obs, actions), model.torch_predict(obs, actions), atol=1e-5)
+    with torch.no_grad():  # an in-place update (as an optimizer step or load_state_dict does)
+        model.weights[0].add_(0.5)
+        model.input_mean.add_(0.1)
+        model.reward_scale.fill_(2.0)
+    assert np.allclose(model.predict(obs, actions), model.torch_predict(obs, actions), atol=1e-5)
+    assert model.predict(obs, actions).shape == (3, 4)
