@@ -20,8 +20,9 @@ $(STAMP): $(BIN)/python setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# Each demo gets its own run folder (a run folder is never overwritten: it holds labels).
 demo: $(STAMP)
-	$(BIN)/prefrl train --env CartPole-v1 --out runs/demo
+	$(BIN)/prefrl train --env CartPole-v1 --out runs/demo-$$(date +%Y%m%d-%H%M%S)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

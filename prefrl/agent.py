@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import time
 from pathlib import Path
@@ -18,23 +19,30 @@ from prefrl.runs import RunFolder
 _EVAL_SEED_OFFSET = 20_000  # evaluation envs never share seeds with training envs
 
 
+def attach_logger(model: PPO, run: RunFolder) -> PPO:
+    """SB3's metrics (``train/approx_kl``, ``reward/val_accuracy``, ...) to ``sb3/progress.csv``, and to
+    TensorBoard event files beside it when the ``tensorboard`` package is installed (``pip install prefrl[tb]``)."""
+    formats = ["csv"]
+    if importlib.util.find_spec("tensorboard") is not None:
+        formats.append("tensorboard")
+    model.set_logger(configure(str(run / "sb3"), formats))
+    return model
+
+
 def make_ppo(env: VecEnv, ppo_kwargs: Mapping[str, Any], seed: int, run: RunFolder) -> PPO:
-    """SB3 PPO with an MLP policy; its own metrics (``train/approx_kl``, ...) go to ``sb3/progress.csv``."""
+    """SB3 PPO with an MLP policy, logging into the run folder."""
     kwargs = dict(ppo_kwargs)
     policy = kwargs.pop("policy", "MlpPolicy")
     try:
         model = PPO(policy, env, seed=seed, verbose=0, **kwargs)
     except TypeError as error:
         raise ValueError(f"the preset's [ppo] table has an argument PPO does not take: {error}") from None
-    model.set_logger(configure(str(run / "sb3"), ["csv"]))
-    return model
+    return attach_logger(model, run)
 
 
 def load_ppo(path: Path, env: VecEnv, run: RunFolder) -> PPO:
     """A checkpointed PPO (hyperparameters, optimizer and timestep count included), logging into ``run``."""
-    model = PPO.load(path, env=env)
-    model.set_logger(configure(str(run / "sb3"), ["csv"]))
-    return model
+    return attach_logger(PPO.load(path, env=env), run)
 
 
 def save_atomically(model: PPO, path: Path) -> None:

@@ -23,11 +23,17 @@ from prefrl.evaluation import evaluate
 from prefrl.labeling import Labeler
 from prefrl.reward.background import FitResult, Fitter, load_weights
 from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.normalize import renormalize_output
 from prefrl.runs import MetricsWriter
 from prefrl.segments import SegmentBuffer, SegmentCutter
 from prefrl.wrappers import LearnedRewardVecEnv
 
 _RECENT_EPISODES = 20  # episodes averaged into the logged training returns, as SB3's ep_info_buffer does
+# r̂ is normalized over the newest segments, i.e. the policy's current behaviour (Christiano et al. 2017
+# §2.2.1). Measured on CartPole-v1, 100 labels, 3 seeds: normalizing over every labelled clip instead
+# (mostly early, clumsy behaviour) shrank the differences among the good states that decide the last
+# failures, and final returns fell from 500/500/500 to 305/500/189.
+_NORMALIZATION_SEGMENTS = 200
 
 
 class PreferenceCallback(BaseCallback):
@@ -83,11 +89,16 @@ class PreferenceCallback(BaseCallback):
         self.swap_in(self.fitter.wait() if wait else self.fitter.poll())
 
     def swap_in(self, result: FitResult | None) -> None:
-        """Install a finished fit (weights and output normalization); the next rollout is paid by it."""
+        """Install a finished fit and renormalize r̂ over the newest segments; the next rollout is paid by it."""
         if result is None:
             return
         if result.state is not None:
             load_weights(self.reward_model, result.state)
+        recent = self.buffer.snapshot()[-_NORMALIZATION_SEGMENTS:]
+        if recent:
+            obs = np.stack([segment.obs for segment in recent])  # (S, T, *obs)
+            actions = np.stack([segment.actions for segment in recent])  # (S, T, *act)
+            renormalize_output(self.reward_model, obs, actions)
         self.fit_metrics = result.metrics
         self.fits += 1
 
@@ -200,7 +211,8 @@ class RunMonitor(BaseCallback):
             self.checkpoint()
             self._next_checkpoint = self.num_timesteps + self.checkpoint_interval
         if self._bar is not None:
-            self._bar.update(self.num_timesteps - self._bar.n)
+            # PPO overshoots the budget by up to one rollout; keep the bar's count within its total.
+            self._bar.update(min(self.num_timesteps, self.total_timesteps) - self._bar.n)
             self._bar.set_postfix(self._postfix(), refresh=False)
 
     def record_point(self) -> dict[str, Any]:

@@ -143,7 +143,7 @@ class PreferenceRL:
         config = from_dict(TrainConfig, saved["config"])
         config = replace(config, run=replace(config.run, out=str(run.path)))
         trainer = cls(config, oracle=oracle, progress=progress)
-        trainer._resuming = (run.checkpoint / RunFolder.STATE).exists()
+        trainer._resuming = True  # a run killed before its first checkpoint restarts PPO but keeps its labels
         return trainer
 
     # --- building the stages ----------------------------------------------------------------------
@@ -189,7 +189,7 @@ class PreferenceRL:
         )
         reward_env = LearnedRewardVecEnv(venv, reward_model)
         state: dict[str, Any] = {}
-        if self._resuming:
+        if self._resuming and (self.run.checkpoint / RunFolder.STATE).exists():
             model = load_ppo(self.run.checkpoint / RunFolder.POLICY, reward_env, self.run)
             reward_model.load_state_dict(torch.load(self.run.checkpoint / RunFolder.REWARD_NET))
             state = json.loads((self.run.checkpoint / RunFolder.STATE).read_text())

@@ -123,3 +123,14 @@ def test_resume_of_corrupt_store_is_a_clear_error(tmp_path):
     for suffix in ("-wal", "-shm"):
         Path(str(out / "comparisons.sqlite") + suffix).unlink(missing_ok=True)
     assert cli_main(["train", "--resume", str(out), "--no-progress"]) == 2
+
+
+def test_train_config_routes_overrides_to_their_stage():
+    config = train_config("Pendulum-v1", labels=50, mistake_rate=0.2, ensemble_size=5, seed=7, selector="uniform")
+    assert config.query.labels == 50 and config.query.selector == "uniform"
+    assert config.oracle.mistake_rate == 0.2
+    assert config.reward.ensemble_size == 5
+    assert config.run.seed == 7 and config.run.env_id == "Pendulum-v1"
+    assert config.run.segment_length == 25  # from envs/Pendulum-v1.toml
+    with pytest.raises(TypeError, match="unknown option 'label_budget'"):
+        train_config("CartPole-v1", label_budget=3)

@@ -22,7 +22,7 @@ import torch
 from prefrl.config import RewardConfig
 from prefrl.reward.losses import bradley_terry_loss
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.reward.normalize import renormalize_output, standardization
+from prefrl.reward.normalize import standardization
 from prefrl.types import Label, Segment
 
 # Held-out membership by the fractional part of id·φ: a low-discrepancy sequence, so any prefix of ids
@@ -121,10 +121,6 @@ class RewardTrainer:
         val_batch = to_batch(val) if val else None
         self._fit_input_normalization(train_batch)
         epochs = self._train(train_batch, val_batch)
-        # Output normalization over every labelled clip, not over the newest rollouts: once the policy
-        # converges its recent clips all look alike, and unit std over them would blow noise up into reward.
-        everything = to_batch(trainable)
-        renormalize_output(self.model, everything.obs, everything.actions)
         metrics = self._evaluate(train_batch, val_batch)
         self._adapt_l2(metrics)
         return FitMetrics(
