@@ -37,7 +37,7 @@ from prefrl.evaluation import make_eval_env
 from prefrl.labeling import Labeler
 from prefrl.oracles import make_oracle
 from prefrl.presets import load_preset
-from prefrl.reward.background import Fitter, InlineFitter, ProcessFitter
+from prefrl.reward.background import InlineFitter, ProcessFitter
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
@@ -204,11 +204,12 @@ class PreferenceRL:
         rng = np.random.default_rng(seed)
         labeler = Labeler(self._make_oracle(), make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
-        # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background.
-        fitter: Fitter = InlineFitter(trainer, store)
+        # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background,
+        # in a process started now so that it is ready when PPO starts.
+        background = None if run_cfg.sync else ProcessFitter(reward_model, self.config.reward, store.path, seed)
         cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
         buffer = SegmentBuffer(run_cfg.segment_capacity)
-        preference = PreferenceCallback(reward_env, cutter, buffer, reward_model, labeler, fitter)
+        preference = PreferenceCallback(reward_env, cutter, buffer, reward_model, labeler, InlineFitter(trainer, store))
         metrics = MetricsWriter(self.run / RunFolder.METRICS)
 
         def checkpoint() -> None:
@@ -240,8 +241,9 @@ class PreferenceRL:
                 warmup_steps = self._pretrain(model, reward_model, preference, schedule)
             else:  # resumed: refit on the stored labels before PPO continues
                 preference.ask_and_fit(int(model.num_timesteps), wait=True)
-            if not run_cfg.sync:
-                fitter = preference.fitter = ProcessFitter(reward_model, self.config.reward, store.path, seed, trainer.l2)
+            if background is not None:
+                background.hand_over(reward_model, trainer.l2)
+                preference.fitter = background
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:
                 model.learn(
@@ -275,7 +277,8 @@ class PreferenceRL:
                 },
             )
         finally:
-            fitter.close()
+            if background is not None:
+                background.close()
             metrics.close()
             store.close()
 

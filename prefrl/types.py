@@ -31,15 +31,20 @@ class Label(str, Enum):
 
     @classmethod
     def parse(cls, value: object) -> "Label":
-        """Turn user input (``"left"``, ``Label.LEFT``) into a label, with an error that lists what is allowed."""
+        """Turn user input (``"left"``, ``"first"``, ``Label.LEFT``) into a label, with an error that lists
+        what is allowed. ``first``/``second``/``skip`` are accepted as the names the paper's setting uses."""
         if isinstance(value, Label):
             return value
+        text = str(value).strip().lower()
+        text = _ALIASES.get(text, text)
         try:
-            return cls(str(value).strip().lower())
+            return cls(text)
         except ValueError:
             allowed = ", ".join(repr(label.value) for label in cls)
             raise ValueError(f"label={value!r} is not a label; use one of {allowed}.") from None
 
+
+_ALIASES = {"first": "left", "second": "right", "skip": "cant_tell"}
 
 _PREFER_LEFT_PROB: dict[Label, float | None] = {
     Label.LEFT: 1.0,

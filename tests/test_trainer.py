@@ -28,20 +28,20 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_sync_run_learns_cartpole_from_few_labels(tmp_path):
-    config = train_config("CartPole-v1", timesteps=40_000, labels=60, sync=True, seed=0, out=str(tmp_path / "run"))
+    config = train_config("CartPole-v1", timesteps=60_000, labels=80, sync=True, seed=0, out=str(tmp_path / "run"))
     summary = PreferenceRL(config, progress=False).learn()
     run = tmp_path / "run"
-    assert summary["final_true_return"] > 4 * RANDOM_CARTPOLE_RETURN
-    assert summary["labels_used"] == 60 and summary["timesteps"] >= 40_000
+    assert summary["final_true_return"] > 10 * RANDOM_CARTPOLE_RETURN  # 500 is the maximum
+    assert summary["labels_used"] == 80 and summary["timesteps"] >= 60_000
     for name in ("config.json", "metrics.csv", "summary.json", "reward_net.pt", "policy.zip", "comparisons.sqlite",
                  "learning_curve.png"):
         assert (run / name).is_file(), name
     metrics = rows(run / "metrics.csv")
     assert tuple(metrics[0]) == METRIC_COLUMNS
-    assert int(metrics[-1]["labels"]) == 60
+    assert int(metrics[-1]["labels"]) == 80
     assert float(metrics[-1]["reward_accuracy"]) >= 0.7
     with ComparisonStore(run / "comparisons.sqlite", create=False) as store:
-        assert store.counts()["answered"] == 60
+        assert store.counts()["answered"] == 80
         assert {c.oracle for c in store.comparisons()} == {"synthetic"}
 
 

@@ -85,37 +85,41 @@ class InlineFitter:
 def _worker(
     store_path: str,
     model_args: dict[str, Any],
-    state: dict[str, Any],
     config: RewardConfig,
     seed: int,
-    l2: float,
     requests: Any,
     results: Any,
 ) -> None:
-    """The background process: wait for a request, coalesce the backlog, fit on every label, send weights."""
+    """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
     torch.set_num_threads(1)  # leave the other core to PPO
     try:
         model = RewardEnsemble(**model_args)
-        model.load_state_dict({key: torch.as_tensor(value) for key, value in state.items()})
         trainer = RewardTrainer(model, config, seed)
-        trainer.l2 = l2
         store = ComparisonStore(store_path, create=False)
         while True:
-            request = requests.get()
-            while request is not None:
+            messages = [requests.get()]
+            while True:
                 try:
-                    newer = requests.get_nowait()
+                    messages.append(requests.get_nowait())
                 except queue.Empty:
                     break
-                request = newer
-            if request is None:
-                return
-            result = _fit_from_store(trainer, store, request)
+            fit_request = None
+            for kind, payload in messages:
+                if kind == "stop":
+                    return
+                if kind == "weights":
+                    state, trainer.l2 = payload
+                    model.load_state_dict({key: torch.as_tensor(value) for key, value in state.items()})
+                else:
+                    fit_request = payload  # only the newest of a backlog of requests is worth fitting
+            if fit_request is None:
+                continue
+            result = _fit_from_store(trainer, store, fit_request)
             if result is None:  # nothing trainable yet (e.g. only "can't tell"): say so, the trainer may wait
-                results.put(("empty", request))
+                results.put(("empty", fit_request))
                 continue
             weights = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
-            results.put(("ok", FitResult(weights, result.metrics, request)))
+            results.put(("ok", FitResult(weights, result.metrics, fit_request)))
     except BaseException:  # report to the trainer rather than dying silently in the background
         results.put(("error", traceback.format_exc()))
 
@@ -123,16 +127,16 @@ def _worker(
 class ProcessFitter:
     """Runs a :class:`RewardTrainer` on a copy of the model in a spawned process.
 
-    :param model: the trainer-side model; its current weights seed the worker's copy.
+    The process starts at construction, so that its start-up (a fresh interpreter importing torch, about
+    two seconds) overlaps the run's own set-up; :meth:`hand_over` then gives it the weights to continue from.
+
+    :param model: the trainer-side model (its spaces and sizes define the worker's copy).
     :param config: fitting settings.
     :param store_path: the comparison store the worker reads labels from.
     :param seed: seed of the worker's bootstraps and minibatch order.
-    :param l2: the L2 strength adapted so far (the worker keeps adapting it).
     """
 
-    def __init__(
-        self, model: RewardEnsemble, config: RewardConfig, store_path: str | Path, seed: int, l2: float
-    ) -> None:
+    def __init__(self, model: RewardEnsemble, config: RewardConfig, store_path: str | Path, seed: int) -> None:
         context = mp.get_context("spawn")  # fork after torch threads start can deadlock
         self._requests = context.Queue()
         self._results = context.Queue()
@@ -144,18 +148,22 @@ class ProcessFitter:
             "ensemble_size": model.ensemble_size,
             "hidden_sizes": tuple(w.shape[-1] for w in model.weights)[:-1],
         }
-        state = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
         self._process = context.Process(
             target=_worker,
-            args=(str(store_path), model_args, state, config, seed, l2, self._requests, self._results),
+            args=(str(store_path), model_args, config, seed, self._requests, self._results),
             daemon=True,
             name="prefrl-reward-fitter",
         )
         self._process.start()
 
+    def hand_over(self, model: RewardEnsemble, l2: float) -> None:
+        """Give the worker the current weights and L2 strength (after the inline initial fit)."""
+        state = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
+        self._requests.put(("weights", (state, l2)))
+
     def request(self) -> None:
         self._sent += 1
-        self._requests.put(self._sent)
+        self._requests.put(("fit", self._sent))
 
     def _unpack(self, message: tuple[str, Any]) -> FitResult | None:
         kind, payload = message
@@ -192,7 +200,7 @@ class ProcessFitter:
 
     def close(self) -> None:
         if self._process.is_alive():
-            self._requests.put(None)
+            self._requests.put(("stop", None))
             self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.terminate()

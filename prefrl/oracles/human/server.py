@@ -23,7 +23,7 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Annotated, Any, Callable, Mapping
 
@@ -50,9 +50,9 @@ _LOOPBACK_NAMES = frozenset({"localhost"})
 _MAX_ID = 2**63 - 1  # SQLite's INTEGER range; a larger id would fail inside sqlite3 instead of with a 422
 _MAX_ANNOTATOR = 100
 
-ClipUrl = Callable[[Comparison], "tuple[str, str] | None"]
-TextOf = Callable[[Comparison], "Mapping[str, str] | None"]
-Status = Callable[[], "dict[str, Any]"]
+ClipUrl = Callable[[Comparison], tuple[str, str] | None]
+TextOf = Callable[[Comparison], Mapping[str, str] | None]
+Status = Callable[[], Mapping[str, Any]]
 
 _HINTS = {
     "/api/answer": 'POST /api/answer expects JSON like {"id": 3, "label": "left", "annotator": "alice"}, '
@@ -245,9 +245,9 @@ class RunningServer:
     page_url: str
     host: str
     port: int
-    _server: uvicorn.Server
-    _thread: threading.Thread
-    _socket: socket.socket
+    _server: uvicorn.Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _socket: socket.socket = field(repr=False)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, let requests in flight finish (so their answers are committed), then return."""
@@ -303,7 +303,9 @@ def serve(
     # Bind the socket here rather than in uvicorn: a busy port raises OSError in the caller's thread instead of
     # uvicorn's sys.exit in the background one, and port=0 is resolved before the server starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP, not the default 0: asyncio turns Nagle off (TCP_NODELAY) only on accepted sockets whose
+    # proto says TCP; with 0, each response's body waits ~40 ms for the client's delayed ACK of its headers.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
@@ -363,7 +365,7 @@ def _is_loopback(host: str) -> bool:
 
 def _client_host(host: str) -> str:
     """The address a client on this machine uses for a server bound to ``host``."""
-    if host in ("0.0.0.0", ""):
+    if host in ("0.0.0.0", "") or host.lower() == "localhost":  # localhost may resolve to ::1 first
         return "127.0.0.1"
     if host == "::":
         return "[::1]"
