@@ -181,6 +181,11 @@ class ProcessFitter:
             try:
                 result = self._unpack(self._results.get_nowait())
             except queue.Empty:
+                if not self._process.is_alive():  # never train on for long on a reward nobody refits
+                    raise RuntimeError(
+                        f"the background reward fitter exited (exit code {self._process.exitcode}); "
+                        "rerun with --sync to fit in this process and see the error directly"
+                    ) from None
                 return newest
             newest = result or newest
 
