@@ -251,7 +251,9 @@ class PreferenceRL:
                     callback=CallbackList([preference, monitor]),
                     reset_num_timesteps=not self._resuming,
                 )
-            preference.ask_and_fit(int(model.num_timesteps), wait=True)
+            # Ask what is still due; take the newest finished fit without waiting for one in flight: it could
+            # no longer change the policy, and its labels are in the store for a resumed run or a refit.
+            preference.ask_and_fit(int(model.num_timesteps), wait=False)
             monitor.record_point()
             checkpoint()
             torch.save(reward_model.state_dict(), self.run / RunFolder.REWARD_NET)

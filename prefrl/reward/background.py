@@ -204,9 +204,10 @@ class ProcessFitter:
         return newest
 
     def close(self) -> None:
+        """Stop the worker; a fit in flight is abandoned (the worker only reads the store, so this is safe)."""
         if self._process.is_alive():
             self._requests.put(("stop", None))
-            self._process.join(timeout=10)
+            self._process.join(timeout=0.5)
         if self._process.is_alive():
             self._process.terminate()
             self._process.join()
