@@ -7,8 +7,9 @@ It owns no math: each stage is an object from its own module. The order of one r
    PPO's first update is already paid by a trained reward (the paper pre-trains on random-policy clips);
 2. PPO learns; after every rollout :class:`~prefrl.callbacks.PreferenceCallback` cuts segments, asks what is
    due and swaps in the newest fit — which, unless ``sync``, runs in a background process;
-3. the last due labels are asked and fit, the policy is evaluated on the original env, the run folder is
-   completed (summary, plot). Checkpoints along the way make ``PreferenceRL.resume`` possible.
+3. the last due labels are asked (a fit still in flight is abandoned: it could not change the policy any
+   more), the policy is evaluated on the original env, and the run folder is completed (summary, plot).
+   Checkpoints along the way make ``PreferenceRL.resume`` possible.
 """
 
 from __future__ import annotations

@@ -79,7 +79,8 @@ def test_standardization_and_output_normalization():
 )
 def test_numpy_predict_matches_torch_and_follows_weight_updates(obs_space, act_space):
     model = RewardEnsemble(obs_space, act_space, ensemble_size=3, hidden_sizes=(16, 8))
-    rng = np.random.default_rng(0)
+    obs_space.seed(0)
+    act_space.seed(0)
     obs = np.stack([obs_space.sample() for _ in range(12)]).reshape(3, 4, *obs_space.shape)
     actions = np.stack([act_space.sample() for _ in range(12)]).reshape(3, 4, *act_space.shape)
     if isinstance(act_space, spaces.Box):
