@@ -3,7 +3,8 @@
 PPO and reward fitting share this process's GIL; measured on 2 cores (DESIGN.md), a fitting *thread*
 slowed PPO to 1.58× its wall time and a fitting *process* to 1.21×. So the asynchronous fitter is a spawned
 process that reads labels from the SQLite store, refits when told that new labels arrived, and sends back
-weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before PPO's first update, runs inline while the process starts.
+weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
+PPO's first update, runs inline while the process starts.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ class FitResult:
 
 
 class Fitter(Protocol):
-    """Refits the reward net when asked; results are collected without blocking (``poll``) or, at the
-    end of a run, after every requested fit has finished (``wait``)."""
+    """Refits the reward net when asked; results are collected without blocking (``poll``), or after every
+    requested fit has finished (``wait``: before PPO's first update, and when a run resumes)."""
 
     def request(self) -> None: ...
 
@@ -190,7 +191,7 @@ class ProcessFitter:
             newest = result or newest
 
     def wait(self) -> FitResult | None:
-        """Block until the newest request is answered (at the end of a run: the saved net saw every label)."""
+        """Block until the newest request is answered, so the returned fit has seen every label asked so far."""
         newest = self.poll()
         deadline = time.monotonic() + _FIT_TIMEOUT_S
         while self._answered < self._sent:

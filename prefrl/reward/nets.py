@@ -78,7 +78,7 @@ class RewardEnsemble(nn.Module):
             self.register_buffer("action_high", torch.as_tensor(np.nan_to_num(action_space.high.reshape(-1)), dtype=torch.float32))
             self._action_low_np = self.action_low.numpy().copy()
             self._action_high_np = self.action_high.numpy().copy()
-        # Feature standardization, fit on the labelled data (set_input_normalization), so that CartPole's
+        # Feature standardization, fit on the labelled data by the reward trainer, so that CartPole's
         # velocities and MountainCar's tiny positions train at one learning rate.
         self.register_buffer("input_mean", torch.zeros(self.in_features))
         self.register_buffer("input_std", torch.ones(self.in_features))
@@ -173,7 +173,7 @@ class RewardEnsemble(nn.Module):
 
 
 def _encode_numpy(values: np.ndarray, space: spaces.Space, batch: int) -> np.ndarray:
-    """NumPy twin of the torch encoding: Box flattened (actions clipped to bounds), Discrete one-hot."""
+    """NumPy twin of ``_encode``: Box flattened, Discrete one-hot (Box actions are clipped by the caller)."""
     if isinstance(space, spaces.Discrete):
         index = values.reshape(batch).astype(np.int64) - int(space.start)
         return np.eye(int(space.n), dtype=np.float32)[index]

@@ -33,8 +33,8 @@ def zero_mean_unit_std(rewards: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return shift, scale
 
 
-def renormalize_output(model: "RewardEnsemble", obs: np.ndarray | torch.Tensor, actions: np.ndarray | torch.Tensor) -> None:
-    """Set the ensemble's output shift and scale from the rewards it gives the steps ``(*lead, ...)``."""
+def renormalize_output(model: "RewardEnsemble", obs: np.ndarray, actions: np.ndarray) -> None:
+    """Set the ensemble's output shift and scale from the rewards it gives recent steps ``(*lead, ...)``."""
     with torch.no_grad():
         model.reward_shift.zero_()
         model.reward_scale.fill_(1.0)
