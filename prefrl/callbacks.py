@@ -125,7 +125,7 @@ class PreferenceCallback(BaseCallback):
         true_returns = [true for true, _ in self.episodes]
         learned_returns = [learned for _, learned in self.episodes]
         trainable = counts["left"] + counts["right"] + counts["equal"]
-        return {
+        stats = {
             "labels": counts["answered"],
             "pending": counts["pending"],
             "train_true_return": float(np.mean(true_returns)) if true_returns else math.nan,
@@ -135,6 +135,10 @@ class PreferenceCallback(BaseCallback):
             "tie_share": counts["equal"] / trainable if trainable else math.nan,
             "fits": self.fits,
         }
+        if getattr(self.labeler.oracle, "answers_later", False):
+            # People have nothing to label until the schedule asks again: the progress line says so.
+            stats["queue_dry"] = float(counts["pending"] == 0 and counts["asked"] < self.labeler.schedule.budget)
+        return stats
 
 
 def episode_buffer_stats(model_getter: Callable[[], Any]) -> Callable[[], dict[str, float]]:
@@ -238,6 +242,8 @@ class RunMonitor(BaseCallback):
                 postfix[short] = f"{value:.1f}"
         if stats.get("pending"):
             postfix["pending"] = f"{int(stats['pending'])}"
+        if stats.get("queue_dry"):
+            postfix["queue"] = "dry"
         return postfix
 
     def _on_training_end(self) -> None:

@@ -1,4 +1,4 @@
-"""The `prefrl` command: `train`, `baseline` and `plot`.
+"""The `prefrl` command: `train`, `baseline`, `plot` and `label`.
 
 Options are generated from the config dataclasses (their field names and help texts), so the CLI and the
 Python API cannot drift apart. An option left out takes the env preset's value, then the dataclass default.
@@ -13,12 +13,12 @@ import sys
 from dataclasses import MISSING, fields
 from typing import Any, Sequence
 
-from prefrl.config import OracleConfig, QueryConfig, RewardConfig, RunConfig
+from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
 _HAND_WRITTEN = {"env_id", "ppo"}
 # The reward net's options share names with PPO's in spirit (learning_rate, batch_size): prefix them.
-_PREFIXES = {RewardConfig: "reward-"}
+_PREFIXES = {RewardConfig: "reward-", HumanConfig: "label-"}
 _PARSERS = {"int": int, "float": float, "str": str}
 
 
@@ -74,8 +74,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--preset", default=None, help="A custom preset TOML file instead of envs/<env>.toml.")
     train.add_argument("--resume", default=None, metavar="DIR", help="Continue the run in DIR from its last checkpoint.")
     train.add_argument("--no-progress", action="store_true", help="No progress bar (e.g. in CI logs).")
-    for config_cls in (RunConfig, QueryConfig, OracleConfig, RewardConfig):
+    for config_cls in (RunConfig, QueryConfig, OracleConfig, RewardConfig, HumanConfig):
         _add_config_options(train, config_cls)
+
+    label = commands.add_parser(
+        "label",
+        help="Serve the pending queries of a run folder on the labelling page",
+        description="Serve a run's pending queries (a running or a stopped one) on the labelling page until "
+        "Ctrl-C; answers go into its store. Continue a stopped run afterwards with `prefrl train --resume DIR`.",
+    )
+    label.add_argument("--run", required=True, metavar="DIR", help="The run folder (it holds comparisons.sqlite).")
+    _add_config_options(label, HumanConfig, only=("host", "port", "token", "lease_seconds"))
 
     baseline = commands.add_parser(
         "baseline", help="PPO on the true reward, same preset", description="PPO on the env's true reward."
@@ -102,7 +111,7 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     progress = not args.no_progress
     if args.resume:
         return PreferenceRL.resume(args.resume, progress=progress).learn()
-    overrides = _overrides(args, (RunConfig, QueryConfig, OracleConfig, RewardConfig))
+    overrides = _overrides(args, (RunConfig, QueryConfig, OracleConfig, RewardConfig, HumanConfig))
     return PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress).learn()
 
 
@@ -112,6 +121,28 @@ def _baseline(args: argparse.Namespace) -> dict[str, Any]:
 
     config = train_config(args.env_id, args.preset, **_overrides(args, (RunConfig,)))
     return run_baseline(config.run, progress=not args.no_progress)
+
+
+def _label(args: argparse.Namespace) -> int:
+    import time
+
+    from prefrl.oracles.human import HumanOracle
+    from prefrl.oracles.human.oracle import session_for_run
+
+    session = session_for_run(args.run)
+    oracle = HumanOracle(HumanConfig(**_overrides(args, (HumanConfig,))))
+    try:
+        oracle.open(session)
+        print(f"Labelling page: {oracle.url}  (Ctrl-C to stop; answers are saved as they are given)", flush=True)
+        while True:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        counts = session.store.counts()
+        print(f"Stopped: {counts['answered']} answered, {counts['pending']} pending in {session.store.path}.")
+        return 0
+    finally:
+        oracle.close()
+        session.store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -127,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             print(plot_runs(args.runs, args.out, args.title))
             return 0
+        if args.command == "label":
+            return _label(args)
         summary = _train(args) if args.command == "train" else _baseline(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"prefrl {args.command}: error: {error}", file=sys.stderr)

@@ -164,6 +164,28 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class HumanConfig:
+    """The labelling page a person answers on, when ``oracle`` is ``human`` (issue 3)."""
+
+    host: str = option(
+        "127.0.0.1", "Address the labelling page binds; anything but loopback needs a token (--label-token)."
+    )
+    port: int = option(8765, "TCP port of the labelling page; 0 picks a free one.")
+    token: str | None = option(
+        None, "Access token the page's URL must carry; 'auto' makes a random one. Required off loopback."
+    )
+    lease_seconds: float = option(60.0, "How long a pair shown to one person is kept from the others.")
+    wait_for_initial: bool = option(
+        True, "Before PPO starts, wait until the initial share of queries is answered (the paper pre-trains r̂)."
+    )
+
+    def __post_init__(self) -> None:
+        _require(bool(self.host), "host", self.host, "give an address such as 127.0.0.1")
+        _require(0 <= self.port <= 65535, "port", self.port, "it must lie in 0..65535 (0 picks a free port)")
+        _require(self.lease_seconds > 0, "lease_seconds", self.lease_seconds, "it must be > 0")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Everything `prefrl train` needs: the run plus each stage's options."""
 
@@ -171,6 +193,7 @@ class TrainConfig:
     oracle: OracleConfig = field(default_factory=OracleConfig)
     reward: RewardConfig = field(default_factory=RewardConfig)
     query: QueryConfig = field(default_factory=QueryConfig)
+    human: HumanConfig = field(default_factory=HumanConfig)
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -197,7 +220,9 @@ def from_dict(cls: type, data: Mapping[str, Any]) -> Any:
         if f.name not in data:
             continue
         value = data[f.name]
-        nested = {"run": RunConfig, "oracle": OracleConfig, "reward": RewardConfig, "query": QueryConfig}
+        nested = {
+            "run": RunConfig, "oracle": OracleConfig, "reward": RewardConfig, "query": QueryConfig, "human": HumanConfig
+        }
         if cls is TrainConfig and f.name in nested:
             value = from_dict(nested[f.name], value)
         elif value == "inf":

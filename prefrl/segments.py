@@ -20,13 +20,15 @@ from prefrl.types import Segment
 @dataclass(frozen=True)
 class StepBatch:
     """Steps of all envs over a stretch of time: ``obs (T, E, *obs)``, ``actions (T, E, *act)``,
-    ``true_rewards (T, E)``, ``dones (T, E)``; ``first_timestep`` is the global timestep before the first row."""
+    ``true_rewards (T, E)``, ``dones (T, E)``; ``first_timestep`` is the global timestep before the first row.
+    ``render_states (T, E, *state)`` is present only when clips will be shown to a person."""
 
     obs: np.ndarray
     actions: np.ndarray
     true_rewards: np.ndarray
     dones: np.ndarray
     first_timestep: int = 0
+    render_states: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.true_rewards.shape[0])
@@ -44,8 +46,8 @@ class SegmentCutter:
             raise ValueError(f"length={length!r}: a segment needs at least 2 steps.")
         self.n_envs = n_envs
         self.length = length
-        # Steps of each env's current episode that do not yet fill a segment: (obs, actions, rewards) arrays.
-        self._carry: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * n_envs
+        # Steps of each env's current episode that do not yet fill a segment: (obs, actions, rewards[, states]).
+        self._carry: list[tuple[np.ndarray, ...] | None] = [None] * n_envs
 
     def add(self, steps: StepBatch) -> list[Segment]:
         """Cut every complete segment out of the carried steps plus ``steps``; keep the incomplete tail."""
@@ -53,29 +55,30 @@ class SegmentCutter:
             raise ValueError(f"steps have {steps.true_rewards.shape[1:]} envs, the cutter was built for {self.n_envs}.")
         segments: list[Segment] = []
         n_envs = self.n_envs
+        streams = [steps.obs, steps.actions, steps.true_rewards]
+        if steps.render_states is not None:
+            streams.append(steps.render_states)
         for env in range(n_envs):  # one pass per env and rollout, not per step
-            obs, actions, rewards = steps.obs[:, env], steps.actions[:, env], steps.true_rewards[:, env]
+            parts = [stream[:, env] for stream in streams]
             carry = self._carry[env]
             offset = 0
-            if carry is not None:
-                offset = len(carry[2])
-                obs = np.concatenate([carry[0], obs])
-                actions = np.concatenate([carry[1], actions])
-                rewards = np.concatenate([carry[2], rewards])
+            if carry is not None and len(carry) == len(parts):
+                offset = len(carry[0])
+                parts = [np.concatenate([old, new]) for old, new in zip(carry, parts)]
+            total = len(parts[0])
             ends = np.flatnonzero(steps.dones[:, env]) + offset + 1  # exclusive end of each finished episode
             start = 0
             for end in [*ends.tolist(), None]:
-                stop = len(rewards) if end is None else end
+                stop = total if end is None else end
                 n_full = (stop - start) // self.length
                 for k in range(n_full):
                     lo, hi = start + k * self.length, start + (k + 1) * self.length
                     timestep = steps.first_timestep + (hi - offset) * n_envs
-                    segments.append(
-                        Segment(obs[lo:hi].copy(), actions[lo:hi].copy(), rewards[lo:hi].copy(), env, timestep)
-                    )
+                    obs, actions, rewards, *states = (part[lo:hi].copy() for part in parts)
+                    segments.append(Segment(obs, actions, rewards, env, timestep, states[0] if states else None))
                 if end is None:
                     tail = start + n_full * self.length
-                    self._carry[env] = (obs[tail:], actions[tail:], rewards[tail:]) if tail < stop else None
+                    self._carry[env] = tuple(part[tail:] for part in parts) if tail < stop else None
                 start = stop
         return segments
 

@@ -6,7 +6,8 @@ built to never lose one:
 - every write is committed (WAL journal, ``synchronous=FULL``) before the call returns, so a label is on
   disk before anything uses it, and a killed process leaves the file intact;
 - the segments a comparison refers to are stored with it (observations, actions and the true reward),
-  so the reward net can be refit and a run resumed from the store alone;
+  so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, the
+  simulator states that let a clip be rendered later, even by another process once the run has stopped;
 - :meth:`ComparisonStore.answer` is atomic and first-writer-wins, because a web server answers queries
   from several threads (and a person may double-click): exactly one label per query;
 - the file carries a schema version and is checked on open, so a foreign, corrupt or newer file fails
@@ -33,8 +34,9 @@ from prefrl.types import Label, Segment, SegmentPair
 
 __all__ = ["SCHEMA_VERSION", "Comparison", "ComparisonStore", "StoreError", "UnknownQueryError"]
 
-SCHEMA_VERSION = 1
-"""Bumped whenever the tables change; a store written by a newer prefrl is refused rather than misread."""
+SCHEMA_VERSION = 2
+"""Bumped whenever the tables change; a store written by a newer prefrl is refused rather than misread, and an
+older one is upgraded in place when opened (version 2 added ``segments.render_states``)."""
 
 # How long a writer waits for another process or connection holding the write lock (a web server and a
 # trainer may share the file). Long, because giving up would drop a label; writes themselves take ms.
@@ -54,7 +56,8 @@ CREATE TABLE segments (
     actions      BLOB    NOT NULL,   -- .npy bytes, (T, *act_shape)
     true_rewards BLOB    NOT NULL,   -- .npy bytes, (T,)
     env_index    INTEGER NOT NULL,
-    timestep     INTEGER NOT NULL
+    timestep     INTEGER NOT NULL,
+    render_states BLOB               -- .npy bytes, (T, *state_shape), or NULL when no clip will be shown
 );
 CREATE TABLE comparisons (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids are never reused, so after_id is safe
@@ -71,9 +74,9 @@ CREATE INDEX comparisons_pending ON comparisons(id) WHERE label IS NULL;
 """
 
 _SELECT = """
-SELECT c.id, c.label, c.oracle, c.timestep, c.asked_at, c.answered_at, c.annotator,
-       l.obs, l.actions, l.true_rewards, l.env_index, l.timestep,
-       r.obs, r.actions, r.true_rewards, r.env_index, r.timestep
+SELECT c.id, c.label, c.oracle, c.timestep, c.asked_at, c.answered_at, c.annotator, c.left_id, c.right_id,
+       l.obs, l.actions, l.true_rewards, l.env_index, l.timestep, l.render_states,
+       r.obs, r.actions, r.true_rewards, r.env_index, r.timestep, r.render_states
 FROM comparisons AS c
 JOIN segments AS l ON l.id = c.left_id
 JOIN segments AS r ON r.id = c.right_id
@@ -104,6 +107,8 @@ class Comparison:
     :param asked_at: unix time it was asked.
     :param answered_at: unix time it was answered, ``None`` while pending.
     :param annotator: who answered (a person's name or session), if known.
+    :param segment_ids: the store's ids of the left and right segment; a segment shown in several
+        comparisons has one id, which is how a ranking of clips is turned into pairs among them.
     """
 
     id: int
@@ -115,6 +120,7 @@ class Comparison:
     asked_at: float
     answered_at: float | None
     annotator: str | None
+    segment_ids: tuple[int, int] = (0, 0)
 
 
 class ComparisonStore:
@@ -249,6 +255,23 @@ class ComparisonStore:
             )
         if version < 1:
             raise StoreError(f"{where} has an invalid schema_version {version}; restore it from a backup.")
+        if version < SCHEMA_VERSION:
+            self._upgrade(conn, version)
+
+    @staticmethod
+    def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+        """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction; its labels are untouched."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have upgraded the file meanwhile.
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if int(row[0]) == 1 == version:
+                conn.execute("ALTER TABLE segments ADD COLUMN render_states BLOB")
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            conn.execute("COMMIT")
+        except BaseException:
+            _rollback(conn)
+            raise
 
     # -- plumbing --------------------------------------------------------------------------------------
 
@@ -294,7 +317,7 @@ class ComparisonStore:
         if timestep < 0:
             raise ValueError(f"timestep={timestep} must be >= 0 (the policy timestep when asked).")
         # Encode everything before taking the lock: bad input fails without touching the file.
-        encoded: dict[int, tuple[bytes, bytes, bytes, int, int]] = {}
+        encoded: dict[int, tuple[bytes, bytes, bytes, int, int, bytes | None]] = {}
         for index, pair in enumerate(pairs):
             if not (isinstance(pair, tuple) and len(pair) == 2):
                 raise TypeError(f"pairs[{index}]={pair!r} must be a (left, right) tuple of Segments.")
@@ -308,7 +331,8 @@ class ComparisonStore:
             row_ids: dict[int, int] = {}
             for key, values in encoded.items():
                 cursor = conn.execute(
-                    "INSERT INTO segments(obs, actions, true_rewards, env_index, timestep) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO segments(obs, actions, true_rewards, env_index, timestep, render_states) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     values,
                 )
                 assert cursor.lastrowid is not None
@@ -494,36 +518,42 @@ def _from_npy(blob: bytes) -> np.ndarray:
     return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
-def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, int, int]:
+def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, int, int, bytes | None]:
+    states = segment.render_states
     return (
         _to_npy(segment.obs, f"{what}.obs"),
         _to_npy(segment.actions, f"{what}.actions"),
         _to_npy(segment.true_rewards, f"{what}.true_rewards"),
         int(segment.env_index),
         int(segment.timestep),
+        None if states is None else _to_npy(states, f"{what}.render_states"),
     )
 
 
-def _decode_segment(obs: bytes, actions: bytes, true_rewards: bytes, env_index: int, timestep: int) -> Segment:
+def _decode_segment(
+    obs: bytes, actions: bytes, true_rewards: bytes, env_index: int, timestep: int, render_states: bytes | None
+) -> Segment:
     return Segment(
         obs=_from_npy(obs),
         actions=_from_npy(actions),
         true_rewards=_from_npy(true_rewards),
         env_index=env_index,
         timestep=timestep,
+        render_states=None if render_states is None else _from_npy(render_states),
     )
 
 
 def _row_to_comparison(row: tuple[Any, ...]) -> Comparison:
-    comparison_id, label, oracle, timestep, asked_at, answered_at, annotator = row[:7]
+    comparison_id, label, oracle, timestep, asked_at, answered_at, annotator, left_id, right_id = row[:9]
     return Comparison(
         id=comparison_id,
-        left=_decode_segment(*row[7:12]),
-        right=_decode_segment(*row[12:17]),
+        left=_decode_segment(*row[9:15]),
+        right=_decode_segment(*row[15:21]),
         label=None if label is None else Label(label),
         oracle=oracle,
         timestep=timestep,
         asked_at=asked_at,
         answered_at=answered_at,
         annotator=annotator,
+        segment_ids=(left_id, right_id),
     )

@@ -3,8 +3,9 @@
 It owns no math: each stage is an object from its own module. The order of one run:
 
 1. pre-training: the initial policy plays a separate copy of the training env (PPO's own envs and their
-   episode state are left alone), the schedule's initial share of labels is asked, and r̂ is fit once, so
-   PPO's first update is already paid by a trained reward (the paper pre-trains on random-policy clips);
+   episode state are left alone), the schedule's initial share of labels is asked (a person answers them on
+   the labelling page meanwhile, and the run waits for those first answers), and r̂ is fit once, so PPO's
+   first update is already paid by a trained reward (the paper pre-trains on random-policy clips);
 2. PPO learns; after every rollout :class:`~prefrl.callbacks.PreferenceCallback` cuts segments, asks what is
    due and swaps in the newest fit — which, unless ``sync``, runs in a background process;
 3. the last due labels are asked (a fit still in flight is abandoned: it could not change the policy any
@@ -15,6 +16,7 @@ It owns no math: each stage is an object from its own module. The order of one r
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import time
@@ -32,11 +34,21 @@ from stable_baselines3.common.vec_env import VecEnv
 
 from prefrl.agent import finish_run, load_ppo, make_ppo, save_atomically
 from prefrl.callbacks import PreferenceCallback, RunMonitor
-from prefrl.config import OracleConfig, QueryConfig, RewardConfig, RunConfig, TrainConfig, from_dict, to_dict
+from prefrl.config import (
+    HumanConfig,
+    OracleConfig,
+    QueryConfig,
+    RewardConfig,
+    RunConfig,
+    TrainConfig,
+    from_dict,
+    to_dict,
+)
 from prefrl.envs import check_env_id
 from prefrl.evaluation import make_eval_env
 from prefrl.labeling import Labeler
-from prefrl.oracles import make_oracle
+from prefrl.oracles.human.clips import RenderStateRecorder
+from prefrl.oracles import OracleSession, oracle_from_config
 from prefrl.presets import load_preset
 from prefrl.reward.background import InlineFitter, ProcessFitter
 from prefrl.reward.nets import RewardEnsemble
@@ -52,6 +64,9 @@ from prefrl.wrappers import LearnedRewardVecEnv
 # Seeds of the auxiliary streams, offset from the run's seed so no two streams coincide.
 _WARMUP_SEED_OFFSET = 10_000
 _CURVE_EVAL_SEED_OFFSET = 1
+_WAIT_LOG_SECONDS = 30.0
+
+logger = logging.getLogger(__name__)
 
 
 def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any) -> TrainConfig:
@@ -76,6 +91,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         QueryConfig: query_values,
         OracleConfig: {},
         RewardConfig: {},
+        HumanConfig: {},
     }
     for name, value in overrides.items():
         owner = next((cls for cls in stages if name in {f.name for f in fields(cls)}), None)
@@ -88,6 +104,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         oracle=OracleConfig(**stages[OracleConfig]),
         reward=RewardConfig(**stages[RewardConfig]),
         query=QueryConfig(**query_values),
+        human=HumanConfig(**stages[HumanConfig]),
     )
 
 
@@ -108,6 +125,26 @@ def collect_segments(policy: BasePolicy, env: LearnedRewardVecEnv, cutter: Segme
         if steps * env.num_envs > max_steps:
             raise RuntimeError(f"no {cutter.length}-step segments after {steps} steps: are episodes shorter than that?")
     return segments
+
+
+def wait_for_labels(store: ComparisonStore, wanted: int, poll_seconds: float = 0.5) -> None:
+    """Block until ``wanted`` labels are answered, or no query is left pending (some were never asked).
+
+    Used once, before PPO starts, when a person is the oracle: the paper pre-trains r̂ on the initial labels,
+    and PPO on an untrained r̂ would only learn behaviour to unlearn. During training nothing waits for people.
+    """
+    last_log = -math.inf
+    while True:
+        counts = store.counts()
+        if counts["answered"] >= wanted or counts["pending"] == 0:
+            return
+        if time.monotonic() - last_log >= _WAIT_LOG_SECONDS:
+            logger.warning(
+                "PPO waits for the first labels: %d of %d answered (%d pending).",
+                counts["answered"], wanted, counts["pending"],
+            )
+            last_log = time.monotonic()
+        time.sleep(poll_seconds)
 
 
 class PreferenceRL:
@@ -149,16 +186,20 @@ class PreferenceRL:
 
     # --- building the stages ----------------------------------------------------------------------
 
-    def _make_env(self, seed: int) -> VecEnv:
-        run = self.config.run
-        train_env_id = run.train_env_id or run.env_id
-        check_env_id(train_env_id)
-        return make_vec_env(train_env_id, n_envs=run.n_envs, seed=seed)
+    @property
+    def _train_env_id(self) -> str:
+        return self.config.run.train_env_id or self.config.run.env_id
+
+    def _make_env(self, seed: int, oracle: Oracle) -> VecEnv:
+        check_env_id(self._train_env_id)
+        # Only an oracle that shows clips pays for recording the simulator state of every step.
+        wrapper = RenderStateRecorder if getattr(oracle, "records_render_states", False) else None
+        return make_vec_env(self._train_env_id, n_envs=self.config.run.n_envs, seed=seed, wrapper_class=wrapper)
 
     def _make_oracle(self) -> Oracle:
         if self.oracle is not None:
             return self.oracle
-        return make_oracle(self.config.run.oracle, config=self.config.oracle, rng=self.config.run.seed)
+        return oracle_from_config(self.config.run.oracle, self.config)
 
     def _write_config(self) -> None:
         config_path = self.run / RunFolder.CONFIG
@@ -180,7 +221,8 @@ class PreferenceRL:
         seed = run_cfg.seed
         generator = torch.Generator().manual_seed(seed)
         store = ComparisonStore(self.run / RunFolder.STORE)
-        venv = self._make_env(seed)
+        oracle = self._make_oracle()
+        venv = self._make_env(seed, oracle)
         reward_model = RewardEnsemble(
             venv.observation_space,
             venv.action_space,
@@ -203,7 +245,7 @@ class PreferenceRL:
             decay_timesteps=query_cfg.decay_fraction * run_cfg.timesteps,
         )
         rng = np.random.default_rng(seed)
-        labeler = Labeler(self._make_oracle(), make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
+        labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
         # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background,
         # in a process started now so that it is ready when PPO starts.
@@ -237,11 +279,25 @@ class PreferenceRL:
             wall_time_offset=offset,
         )
         warmup_steps = 0
+        opened = getattr(oracle, "open", None)
         try:
+            if callable(opened):
+
+                def status() -> dict[str, Any]:
+                    return {
+                        "label_budget": query_cfg.labels,
+                        "timesteps": int(model.num_timesteps),
+                        "true_return": monitor.last_row.get("true_return", math.nan),
+                        "learned_return": preference.stats()["learned_return"],
+                    }
+
+                opened(OracleSession(store, self.run.path, self._train_env_id, status))
             if labeler.asked < schedule.initial:
-                warmup_steps = self._pretrain(model, reward_model, preference, schedule)
-            else:  # resumed: refit on the stored labels before PPO continues
-                preference.ask_and_fit(int(model.num_timesteps), wait=True)
+                warmup_steps = self._pretrain(model, reward_model, preference, schedule, oracle)
+            if getattr(oracle, "answers_later", False) and self.config.human.wait_for_initial:
+                wait_for_labels(store, schedule.initial)
+            # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
+            preference.ask_and_fit(int(model.num_timesteps), wait=True)
             if background is not None:
                 background.hand_over(reward_model, trainer.l2)
                 preference.fitter = background
@@ -252,6 +308,8 @@ class PreferenceRL:
                     callback=CallbackList([preference, monitor]),
                     reset_num_timesteps=not self._resuming,
                 )
+            else:  # a finished run resumed to take in labels given since: no PPO, the same ending
+                monitor.init_callback(model)
             # Ask what is still due; take the newest finished fit without waiting for one in flight: it could
             # no longer change the policy, and its labels are in the store for a resumed run or a refit.
             preference.ask_and_fit(int(model.num_timesteps), wait=False)
@@ -280,23 +338,31 @@ class PreferenceRL:
                 },
             )
         finally:
+            closed = getattr(oracle, "close", None)
+            if callable(closed):
+                closed()
             if background is not None:
                 background.close()
             metrics.close()
             store.close()
 
     def _pretrain(
-        self, model: PPO, reward_model: RewardEnsemble, preference: PreferenceCallback, schedule: LabelSchedule
+        self,
+        model: PPO,
+        reward_model: RewardEnsemble,
+        preference: PreferenceCallback,
+        schedule: LabelSchedule,
+        oracle: Oracle,
     ) -> int:
         """Clips of the initial policy from a separate env copy, the initial labels, the first fit."""
         run_cfg = self.config.run
         # Twice as many segments as initial pairs, so most segments appear in one pair only.
         wanted = max(2 * schedule.initial, 2)
-        warmup_env = LearnedRewardVecEnv(self._make_env(run_cfg.seed + _WARMUP_SEED_OFFSET), reward_model)
+        warmup_env = LearnedRewardVecEnv(self._make_env(run_cfg.seed + _WARMUP_SEED_OFFSET, oracle), reward_model)
         try:
             segments = collect_segments(model.policy, warmup_env, SegmentCutter(run_cfg.n_envs, run_cfg.segment_length), wanted)
         finally:
             warmup_env.close()
         preference.buffer.extend(segments)
-        preference.ask_and_fit(0, wait=True)
+        preference.labeler.ask_due(0, preference.buffer.snapshot(), reward_model)
         return len(segments) * run_cfg.segment_length

@@ -66,6 +66,8 @@ class Segment:
     :param true_rewards: the env's hidden reward for each step, ``(T,)``.
     :param env_index: which of the parallel envs it came from.
     :param timestep: the global policy timestep at which its last step was taken.
+    :param render_states: the simulator state before each step, ``(T, *state_shape)``, recorded only when a
+        person will watch clips: restoring them one by one re-renders the clip without replaying the env.
     """
 
     obs: np.ndarray
@@ -73,14 +75,19 @@ class Segment:
     true_rewards: np.ndarray
     env_index: int = 0
     timestep: int = 0
-    frames: np.ndarray | None = field(default=None, compare=False, repr=False)
+    render_states: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         length = len(self.true_rewards)
-        if len(self.obs) != length or len(self.actions) != length:
+        lengths = [len(self.obs), len(self.actions)]
+        if self.render_states is not None:
+            lengths.append(len(self.render_states))
+        if any(n != length for n in lengths):
             raise ValueError(
                 f"Segment parts differ in length: obs {len(self.obs)}, actions {len(self.actions)}, "
-                f"true_rewards {length}; all three must have one entry per step."
+                f"true_rewards {length}"
+                + ("" if self.render_states is None else f", render_states {len(self.render_states)}")
+                + "; each must have one entry per step."
             )
 
     @property

@@ -65,7 +65,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self.returns = EpisodeReturns(venv.num_envs)
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
-        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
 
     def set_reward_fn(self, reward_fn: RewardFunction) -> None:
         """Swap the reward function; call it between rollouts so one rollout is scored by one net."""
@@ -87,7 +87,9 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         learned = np.asarray(self.reward_fn.predict(self._last_obs, self._actions), dtype=np.float32).reshape(-1)
         check_finite(learned, "the reward function")
         if self.record:
-            self._steps.append((self._last_obs, self._actions, true_rewards, dones))
+            # Present only when the envs carry a RenderStateRecorder (a person will watch clips).
+            states = np.stack([info.pop("render_state") for info in infos]) if "render_state" in infos[0] else None
+            self._steps.append((self._last_obs, self._actions, true_rewards, dones, states))
         for info, true_reward in zip(infos, true_rewards.tolist()):
             info["true_reward"] = true_reward
         self.returns.add(true_rewards, learned, dones)
@@ -98,9 +100,12 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         """The steps recorded since the last call, stacked ``(T, E, ...)``; ``None`` if there are none."""
         if not self._steps:
             return None
-        obs, actions, rewards, dones = (np.stack(part) for part in zip(*self._steps))
+        obs, actions, rewards, dones, states = zip(*self._steps)
         self._steps = []
-        return StepBatch(obs, actions, rewards, dones.astype(bool), first_timestep)
+        render_states = None if states[0] is None else np.stack(states)
+        return StepBatch(
+            np.stack(obs), np.stack(actions), np.stack(rewards), np.stack(dones).astype(bool), first_timestep, render_states
+        )
 
 
 class LearnedReward(gym.Wrapper):

@@ -45,7 +45,10 @@ def assert_same_segment(got: Segment, want: Segment) -> None:
         assert got_array.shape == want_array.shape, name
         np.testing.assert_array_equal(got_array, want_array)
     assert (got.env_index, got.timestep) == (want.env_index, want.timestep)
-    assert got.frames is None
+    if want.render_states is None:
+        assert got.render_states is None
+    else:
+        np.testing.assert_array_equal(got.render_states, want.render_states)
 
 
 @pytest.fixture
@@ -332,3 +335,39 @@ def test_closed_store_says_so(tmp_path: Path) -> None:
     store.close()
     with pytest.raises(ValueError, match="closed"):
         store.counts()
+
+
+def test_render_states_round_trip_and_segment_ids(store: ComparisonStore) -> None:
+    rng = np.random.default_rng(3)
+    left = make_segment(rng)
+    left = Segment(left.obs, left.actions, left.true_rewards, render_states=rng.normal(size=(5, 4)))
+    right = make_segment(rng)  # no render states: a synthetic oracle never records them
+    other = make_segment(rng)
+    first, second = store.add_queries([(left, right), (left, other)], oracle="human", timestep=0)
+    got = store.get(first)
+    assert_same_segment(got.left, left)
+    assert_same_segment(got.right, right)
+    # One segment in two comparisons is stored once: both comparisons name the same segment id.
+    assert store.get(second).segment_ids[0] == got.segment_ids[0] != got.segment_ids[1]
+
+
+def test_a_version_1_store_is_upgraded_in_place_with_its_labels(tmp_path: Path) -> None:
+    path = tmp_path / "comparisons.sqlite"
+    with ComparisonStore(path) as store:
+        ids = store.add_queries(make_pairs(2), oracle="synthetic", timestep=0)
+        store.answer(ids[0], Label.RIGHT)
+    # Turn the file into what prefrl 0.1's schema 1 wrote: no render_states column.
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE segments DROP COLUMN render_states")
+    conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    with ComparisonStore(path, create=False) as store:
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        assert store.get(ids[0]).label is Label.RIGHT
+        assert store.get(ids[1]).left.render_states is None
+
+
+def test_render_states_must_match_the_segment_length() -> None:
+    with pytest.raises(ValueError, match="render_states 3"):
+        Segment(np.zeros((5, 4)), np.zeros(5), np.zeros(5), render_states=np.zeros((3, 4)))

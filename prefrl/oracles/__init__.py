@@ -3,7 +3,18 @@
 Importing this package registers every built-in oracle (importing its module runs the decorator).
 """
 
-from prefrl.oracles.base import ORACLES, Oracle, make_oracle, register_oracle
+from prefrl.oracles.base import ORACLES, Oracle, OracleSession, make_oracle, oracle_from_config, register_oracle
+from prefrl.oracles.human import HumanOracle, TerminalOracle
 from prefrl.oracles.synthetic import SyntheticOracle
 
-__all__ = ["ORACLES", "Oracle", "SyntheticOracle", "make_oracle", "register_oracle"]
+__all__ = [
+    "ORACLES",
+    "HumanOracle",
+    "Oracle",
+    "OracleSession",
+    "SyntheticOracle",
+    "TerminalOracle",
+    "make_oracle",
+    "oracle_from_config",
+    "register_oracle",
+]

@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from prefrl.config import OracleConfig
+from prefrl.config import OracleConfig, TrainConfig
 from prefrl.oracles.base import register_oracle
 from prefrl.types import Label, SegmentPair
 
@@ -58,6 +58,11 @@ class SyntheticOracle:
         self._mean = 0.0
         self._m2 = 0.0
 
+    @classmethod
+    def from_train_config(cls, config: TrainConfig) -> SyntheticOracle:
+        """The oracle of a run: its noise model, seeded with the run's seed."""
+        return cls(config.oracle, rng=config.run.seed)
+
     @property
     def return_scale(self) -> float:
         """Standard deviation of all segment returns seen so far; 1.0 until two have been seen."""
@@ -75,10 +80,9 @@ class SyntheticOracle:
                 f"pairs hold segments of lengths {sorted(lengths)}; the synthetic oracle compares returns, "
                 "which only mean the same thing for equally long clips. Cut all segments to one length."
             )
-        cfg = self.config
         rewards = np.asarray([[left.true_rewards, right.true_rewards] for left, right in pairs], dtype=np.float64)
-        n, _, t = rewards.shape  # (N, 2, T)
-        weights = cfg.myopic_gamma ** np.arange(t - 1, -1, -1, dtype=np.float64)  # (T,): gamma^(T-1-t)
+        t = rewards.shape[2]  # (N, 2, T)
+        weights = self.config.myopic_gamma ** np.arange(t - 1, -1, -1, dtype=np.float64)  # (T,): gamma^(T-1-t)
         returns = rewards @ weights  # (N, 2)
         if not np.isfinite(returns).all():
             bad = int(np.flatnonzero(~np.isfinite(returns).all(axis=1))[0])
@@ -86,6 +90,21 @@ class SyntheticOracle:
                 f"pair {bad} has a non-finite true return ({returns[bad].tolist()}); the synthetic oracle cannot "
                 "rank it. Check the env's reward (or the reward function of its fixed-horizon variant)."
             )
+        return self.label_returns(returns)
+
+    def label_returns(self, returns: np.ndarray) -> list[Label]:
+        """One label per row of ``returns`` ``(N, 2)``: steps 1-4 above on returns computed elsewhere.
+
+        The language-model oracle (:mod:`prefrl.lm.oracle`) calls this with the programmatic rewards of two
+        responses, so both sides share one noise model.
+        """
+        returns = np.asarray(returns, dtype=np.float64)
+        if returns.ndim != 2 or returns.shape[1] != 2:
+            raise ValueError(f"returns has shape {returns.shape}; pass one (left, right) row per pair, shape (N, 2).")
+        if len(returns) == 0:
+            return []
+        cfg = self.config
+        n = len(returns)
         self._update_scale(returns.ravel())
         diff = returns[:, 0] - returns[:, 1]  # (N,)
 

@@ -136,23 +136,52 @@ def test_page_is_served_with_buttons_and_shortcuts(store: ComparisonStore) -> No
 # -- clips, text pairs, status -----------------------------------------------------------------------
 
 
-def test_clip_urls_and_text_pairs(store: ComparisonStore) -> None:
-    clip_id, text_id = add_queries(store, 2)
+class FolderClips:
+    """A ClipSource over files already on disk: the server's side of clips, without rendering."""
 
-    def clip_url(comparison: Any) -> tuple[str, str] | None:
-        return (f"/clips/{comparison.id}-l.webm", f"/clips/{comparison.id}-r.webm")
+    media_type = "video/webm"
+
+    def __init__(self, folder: Path, ready_ids: set[int]) -> None:
+        self.folder, self.ready_ids = folder, ready_ids
+
+    def prepare(self, comparison: Any) -> bool:
+        return comparison.id in self.ready_ids
+
+    def file(self, comparison_id: int, side: str) -> Path | None:
+        path = self.folder / f"{comparison_id}-{side}.webm"
+        return path if path.is_file() else None
+
+
+def test_clip_queries_text_pairs_and_clip_files(store: ComparisonStore, tmp_path: Path) -> None:
+    clip_id, text_id, unready_id = add_queries(store, 3)
+    for side in ("left", "right"):
+        (tmp_path / f"{clip_id}-{side}.webm").write_bytes(side.encode() * 10)
+    clips = FolderClips(tmp_path, {clip_id})
 
     def text_of(comparison: Any) -> dict[str, str] | None:
         if comparison.id != text_id:
             return None
         return {"prompt": "Say hi.", "left": "Hi!", "right": "Go away."}
 
-    with running(store, clip_url=clip_url, text_of=text_of) as (_, client):
-        clip = client.get("/api/next", params={"annotator": "a"}).json()
-        text = client.get("/api/next", params={"annotator": "b"}).json()
+    token = generate_token()
+    with running(store, clips=clips, text_of=text_of, token=token) as (_, client):
+        auth = {"Authorization": f"Bearer {token}"}
+        clip = client.get("/api/next", params={"annotator": "a"}, headers=auth).json()
+        text = client.get("/api/next", params={"annotator": "b"}, headers=auth).json()
+        unready = client.get("/api/next", params={"annotator": "c"}, headers=auth).json()
+        video = client.get(clip["right"], params={"token": token})  # how <video src> sends the token
+        missing = client.get(f"/api/clip/{unready_id}/left", params={"token": token})
+        bad_side = client.get(f"/api/clip/{clip_id}/middle", params={"token": token})
+        no_token = client.get(clip["left"])
     assert clip == {**clip, "id": clip_id, "kind": "clip", "clips_ready": True,
-                    "left": f"/clips/{clip_id}-l.webm", "right": f"/clips/{clip_id}-r.webm"}
+                    "left": f"/api/clip/{clip_id}/left", "right": f"/api/clip/{clip_id}/right"}
     assert text == {**text, "id": text_id, "kind": "text", "prompt": "Say hi.", "left": "Hi!", "right": "Go away."}
+    assert unready == {**unready, "id": unready_id, "clips_ready": False, "left": None}
+    assert video.status_code == 200 and video.content == b"right" * 10
+    assert video.headers["content-type"] == "video/webm"
+    assert missing.status_code == 404 and "yet" in missing.json()["detail"]
+    assert bad_side.status_code == 404 and "left, right" in bad_side.json()["detail"]
+    assert no_token.status_code == 401
 
 
 def test_status_merges_store_counts_and_run_progress(store: ComparisonStore) -> None:

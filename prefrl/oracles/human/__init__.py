@@ -5,19 +5,21 @@ person's side of that loop. Both front ends write into the same :class:`~prefrl.
 given in a browser, in a terminal or by several people at once end up in one place, exactly once each.
 
 The web server needs the ``human`` extra (``pip install 'prefrl[human]'``: FastAPI, uvicorn). It is imported
-lazily, so the terminal oracle (and registering it as ``"terminal"``) works without those packages.
+lazily, so the terminal oracle works without those packages, and registering ``"human"`` and ``"terminal"`` costs
+nothing; clips need PyAV (also in the extra).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from prefrl.oracles.human.oracle import HumanOracle
 from prefrl.oracles.human.terminal import TerminalOracle, TextPair
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only; at runtime see __getattr__
     from prefrl.oracles.human.server import RunningServer, create_app, generate_token, serve
 
-__all__ = ["RunningServer", "TerminalOracle", "TextPair", "create_app", "generate_token", "serve"]
+__all__ = ["HumanOracle", "RunningServer", "TerminalOracle", "TextPair", "create_app", "generate_token", "serve"]
 
 _SERVER_NAMES = frozenset({"RunningServer", "create_app", "generate_token", "serve"})
 

@@ -11,7 +11,8 @@ Labels are the one thing a run cannot recompute, so the rules are strict (issue 
 - the server binds loopback by default; any other address needs an access token, which every ``/api`` request
   must then carry (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``).
 
-Endpoints: ``GET /`` (the page), ``GET /api/next``, ``POST /api/answer``, ``GET /api/status``.
+Endpoints: ``GET /`` (the page), ``GET /api/next``, ``POST /api/answer``, ``GET /api/status``,
+``GET /api/clip/{id}/{side}`` (a clip's video, ``side`` = ``left`` or ``right``).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from typing import Annotated, Any, Callable, Mapping
 
 import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from prefrl.oracles.human.clips import SIDES, ClipSource
 from prefrl.oracles.human.terminal import as_text_pair
 from prefrl.store import Comparison, ComparisonStore, UnknownQueryError
 from prefrl.types import Label
@@ -50,7 +53,6 @@ _LOOPBACK_NAMES = frozenset({"localhost"})
 _MAX_ID = 2**63 - 1  # SQLite's INTEGER range; a larger id would fail inside sqlite3 instead of with a 422
 _MAX_ANNOTATOR = 100
 
-ClipUrl = Callable[[Comparison], tuple[str, str] | None]
 TextOf = Callable[[Comparison], Mapping[str, str] | None]
 Status = Callable[[], Mapping[str, Any]]
 
@@ -113,7 +115,7 @@ def create_app(
     store: ComparisonStore,
     *,
     token: str | None = None,
-    clip_url: ClipUrl | None = None,
+    clips: ClipSource | None = None,
     text_of: TextOf | None = None,
     status: Status | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -123,8 +125,8 @@ def create_app(
     :param store: where pending queries are read and answers committed.
     :param token: when set, every ``/api`` request must carry it (``Authorization: Bearer TOKEN`` or
         ``?token=TOKEN``): missing -> 401, wrong -> 403. The page reads it from its own URL's ``?token=``.
-    :param clip_url: the (left, right) video URLs of a clip query, or ``None`` while they are not rendered yet
-        (the page then waits and asks again).
+    :param clips: makes and keeps the videos of clip queries (a :class:`~prefrl.oracles.human.clips.ClipLibrary`);
+        while a query's clips are not ready the page waits and asks again. Served under ``/api/clip/``.
     :param text_of: for text pairs, ``{"prompt", "left", "right"}`` strings of a query, or ``None`` when the
         query is a pair of clips. Queries for which it returns a dict are shown as text.
     :param status: extra progress for the page, merged into ``GET /api/status`` under ``"run"``. The page shows
@@ -135,9 +137,11 @@ def create_app(
     if not isinstance(store, ComparisonStore):
         raise TypeError(f"store={store!r} is a {type(store).__name__}; pass a prefrl.store.ComparisonStore.")
     _check_token(token)
-    for name, value in (("clip_url", clip_url), ("text_of", text_of), ("status", status)):
+    for name, value in (("text_of", text_of), ("status", status)):
         if value is not None and not callable(value):
             raise TypeError(f"{name}={value!r} must be None or a callable.")
+    if clips is not None and not (callable(getattr(clips, "prepare", None)) and callable(getattr(clips, "file", None))):
+        raise TypeError(f"clips={clips!r} must be None or a ClipSource (with prepare() and file()).")
     if isinstance(lease_seconds, bool) or not isinstance(lease_seconds, (int, float)) or not lease_seconds > 0:
         raise ValueError(f"lease_seconds={lease_seconds!r} must be a number > 0, e.g. {DEFAULT_LEASE_SECONDS}.")
 
@@ -195,10 +199,22 @@ def create_app(
         if text is not None:
             body.update(kind="text", prompt=text["prompt"], left=text["left"], right=text["right"])
             return body
-        urls = _clip_urls(clip_url(comparison)) if clip_url is not None else None
-        body.update(kind="clip", clips_ready=urls is not None,
-                    left=None if urls is None else urls[0], right=None if urls is None else urls[1])
+        ready = clips is not None and clips.prepare(comparison)
+        body.update(kind="clip", clips_ready=ready,
+                    left=f"/api/clip/{comparison.id}/left" if ready else None,
+                    right=f"/api/clip/{comparison.id}/right" if ready else None)
         return body
+
+    @app.get("/api/clip/{comparison_id}/{side}", dependencies=guarded)
+    def clip(comparison_id: Annotated[int, FastApiPath(ge=1, le=_MAX_ID)], side: str) -> FileResponse:
+        if side not in SIDES:
+            raise HTTPException(404, f"side={side!r} is not a clip side; use one of {', '.join(SIDES)}.")
+        path = clips.file(comparison_id, side) if clips is not None else None
+        if path is None:
+            raise HTTPException(404, f"No {side} clip for query {comparison_id} (yet); ask /api/next for one that is ready.")
+        assert clips is not None
+        # Rendered once and never changed: the browser may keep it while the page loops it.
+        return FileResponse(path, media_type=clips.media_type, headers={"Cache-Control": "private, max-age=3600"})
 
     @app.post("/api/answer", dependencies=guarded)
     def answer(body: AnswerIn) -> JSONResponse:
@@ -270,7 +286,7 @@ def serve(
     port: int = 0,
     token: str | None = None,
     *,
-    clip_url: ClipUrl | None = None,
+    clips: ClipSource | None = None,
     text_of: TextOf | None = None,
     status: Status | None = None,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -297,7 +313,7 @@ def serve(
             "pass token=prefrl.oracles.human.generate_token() (and share the printed URL), or bind "
             "host='127.0.0.1'."
         )
-    app = create_app(store, token=token, clip_url=clip_url, text_of=text_of, status=status,
+    app = create_app(store, token=token, clips=clips, text_of=text_of, status=status,
                      lease_seconds=lease_seconds)
 
     # Bind the socket here rather than in uvicorn: a busy port raises OSError in the caller's thread instead of
@@ -370,14 +386,6 @@ def _client_host(host: str) -> str:
     if host == "::":
         return "[::1]"
     return f"[{host}]" if ":" in host else host
-
-
-def _clip_urls(value: object) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    if not (isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, str) for v in value)):
-        raise TypeError(f"clip_url returned {value!r}; it must return None or a (left_url, right_url) tuple of str.")
-    return value[0], value[1]
 
 
 def _finite(value: Any) -> Any:

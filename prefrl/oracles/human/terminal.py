@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Callable, Mapping, Sequence, TextIO, TypedDict
 
+from prefrl.config import TrainConfig
 from prefrl.oracles.base import register_oracle
 from prefrl.types import Label, Segment, SegmentPair
 
@@ -86,6 +87,11 @@ class TerminalOracle:
         # Resolved at call time when None, so pytest's capsys (which swaps sys.stdout) sees the output.
         self.output = output
         self.text_of = text_of
+
+    @classmethod
+    def from_train_config(cls, config: TrainConfig) -> TerminalOracle:
+        """The terminal oracle of a run: stdin and stdout (``prefrl train --oracle terminal``)."""
+        return cls()
 
     def label(self, pairs: Sequence[SegmentPair]) -> list[Label | None]:
         """Ask about each pair in turn; after ``q`` (or end of input) the rest are ``None``, i.e. left pending."""
