@@ -1,4 +1,4 @@
-"""The `prefrl` command: `train`, `baseline`, `plot` and `label`.
+"""The `prefrl` command: `train`, `baseline`, `plot`, `label` and `experiment`.
 
 Options are generated from the config dataclasses (their field names and help texts), so the CLI and the
 Python API cannot drift apart. An option left out takes the env preset's value, then the dataclass default.
@@ -11,6 +11,7 @@ import logging
 import math
 import sys
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any, Sequence
 
 from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
@@ -98,10 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
         only=("timesteps", "seed", "n_envs", "eval_every", "eval_episodes", "final_eval_episodes", "out"),
     )
 
-    plot = commands.add_parser("plot", help="Compare the learning curves of run folders in one figure")
-    plot.add_argument("runs", nargs="+", help="Run folders (each holds metrics.csv).")
-    plot.add_argument("--out", required=True, help="PNG file to write.")
+    plot = commands.add_parser(
+        "plot",
+        help="Compare the learning curves of run folders in one figure, or draw a sweep's figures",
+        description="`prefrl plot RUN... --out F.png`: learning curves of run folders. `prefrl plot --sweep DIR`: "
+        "every figure of an experiment folder (PNG and SVG). `prefrl plot RUN... --scatter --out STEM`: learned vs "
+        "true reward per step.",
+    )
+    plot.add_argument("runs", nargs="*", help="Run folders (each holds metrics.csv).")
+    plot.add_argument("--out", default=None, help="File to write (runs), or folder (--sweep; default DIR/figures).")
     plot.add_argument("--title", default=None)
+    plot.add_argument("--sweep", default=None, metavar="DIR", help="An experiment folder (`prefrl experiment --out`).")
+    plot.add_argument("--scatter", action="store_true", help="Learned vs true reward per step of the runs.")
+
+    from prefrl.experiment import ExperimentConfig
+    from prefrl.sweep import available_sweeps
+
+    experiment = commands.add_parser(
+        "experiment",
+        help="Run a sweep (experiments/sweeps/NAME.toml), skipping finished cells; then table and figures",
+        description=f"Experiments: {', '.join(available_sweeps())}, or the path of a .toml definition.",
+    )
+    experiment.add_argument("name", help="Experiment name, or a .toml definition path.")
+    _add_config_options(experiment, ExperimentConfig)
     return parser
 
 
@@ -121,6 +141,34 @@ def _baseline(args: argparse.Namespace) -> dict[str, Any]:
 
     config = train_config(args.env_id, args.preset, **_overrides(args, (RunConfig,)))
     return run_baseline(config.run, progress=not args.no_progress)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from prefrl import plotting
+
+    if args.sweep:
+        paths = plotting.plot_sweep(args.sweep, args.out)
+    elif not args.runs or not args.out:
+        raise ValueError("give run folders and --out FILE, or --sweep DIR (an experiment folder).")
+    elif args.scatter:
+        paths = plotting.reward_scatter(args.runs, Path(args.out).with_suffix(""))
+    else:
+        paths = [plotting.plot_runs(args.runs, args.out, args.title)]
+    print("\n".join(map(str, paths)))
+    return 0
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from prefrl.experiment import ExperimentConfig, run_experiment
+
+    try:
+        outcome = run_experiment(args.name, ExperimentConfig(**_overrides(args, (ExperimentConfig,))))
+    except ImportError as error:  # Ray asked for but not installed
+        raise ValueError(str(error)) from None
+    print((outcome["root"] / "results.md").read_text())
+    print(f"cells run={outcome['ran']} skipped={outcome['skipped']} wall_time_s={outcome['wall_time_s']:.1f} "
+          f"folder={outcome['root']}")
+    return 0
 
 
 def _label(args: argparse.Namespace) -> int:
@@ -154,10 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "plot":
-            from prefrl.plotting import plot_runs
-
-            print(plot_runs(args.runs, args.out, args.title))
-            return 0
+            return _plot(args)
+        if args.command == "experiment":
+            return _experiment(args)
         if args.command == "label":
             return _label(args)
         summary = _train(args) if args.command == "train" else _baseline(args)

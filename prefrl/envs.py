@@ -1,4 +1,4 @@
-"""Fixed-horizon variants of the classic-control tasks, and their registration with Gymnasium.
+"""Fixed-horizon variants of the classic-control and MuJoCo tasks, and their registration with Gymnasium.
 
 Christiano et al. (2017, §3 and appendix A) removed variable-length episodes: when an episode ends as
 soon as the agent fails, the episode's *length* tells the policy how well it did, and a constant
@@ -60,6 +60,16 @@ def _mountain_car_reward(env: gym.Env) -> float:
     return math.sin(3.0 * position) + (1.0 if at_goal else 0.0)
 
 
+def _hopper_fallen(env: gym.Env) -> bool:
+    """The original's own "unhealthy" test (torso too low or tilted, or a joint out of range)."""
+    return not env.is_healthy  # type: ignore[attr-defined]
+
+
+def _double_pendulum_fallen(env: gym.Env) -> bool:
+    """The original's termination test: the tip of the upper pole at height 1 or below."""
+    return bool(env.data.site_xpos[0][2] <= 1)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class FixedHorizonTask:
     """One fixed-horizon variant: which original it wraps, how long it runs, and what it rewards.
@@ -67,16 +77,20 @@ class FixedHorizonTask:
     :param original_id: the Gymnasium id of the original task; its entry point supplies the unwrapped env.
     :param variant_id: the id this variant is registered under.
     :param horizon: every episode lasts exactly this many steps (``max_episode_steps``).
-    :param reward: the per-step reward, read from the unwrapped env's state after the step.
-    :param respawn_after: if set, after this many consecutive zero-reward steps the physical state is
+    :param reward: the per-step reward, read from the unwrapped env's state after the step; None = the
+        original's own reward for the step (MuJoCo's rewards are already dense: forward velocity, control
+        cost, and a bonus only while upright, so a fall is penalized by the bonus it loses).
+    :param respawn_after: if set, after this many consecutive failed steps the physical state is
         reset (the episode, and its fixed length, go on). For tasks whose failure is absorbing.
+    :param failed: what counts as a failed step for ``respawn_after``; None = a step whose reward is 0.
     """
 
     original_id: str
     variant_id: str
     horizon: int
-    reward: RewardFn
+    reward: RewardFn | None
     respawn_after: int | None = None
+    failed: Callable[[gym.Env], bool] | None = None
 
 
 # The registry: original id -> variant. Everything else (FIXED_HORIZON_VARIANTS, registration, errors)
@@ -94,13 +108,28 @@ FIXED_HORIZON_TASKS: dict[str, FixedHorizonTask] = {
         FixedHorizonTask(
             "MountainCarContinuous-v0", "prefrl/FixedMountainCarContinuous-v0", 500, _mountain_car_reward
         ),
+        # MuJoCo (extra `mujoco`). The original Hopper ends an episode at a fall, which leaks the reward
+        # through the episode's length; Christiano et al. (2017, appendix A) replaced such terminations
+        # with a penalty. Here a fallen hopper keeps its original reward (no upright bonus: that is the
+        # penalty) for 25 steps (0.2 s, as CartPole's 10 steps: long enough to be seen), then respawns.
+        FixedHorizonTask("Hopper-v5", "prefrl/FixedHopper-v5", 1000, None, respawn_after=25, failed=_hopper_fallen),
+        # A fallen double pendulum loses its +10 bonus per step; it respawns after 10 steps (0.5 s).
+        FixedHorizonTask(
+            "InvertedDoublePendulum-v5",
+            "prefrl/FixedInvertedDoublePendulum-v5",
+            1000,
+            None,
+            respawn_after=10,
+            failed=_double_pendulum_fallen,
+        ),
     )
 }
 
 FIXED_HORIZON_VARIANTS: dict[str, str] = {
     **{original: task.variant_id for original, task in FIXED_HORIZON_TASKS.items()},
-    # Pendulum already has a fixed horizon (200 steps, never terminates) and a dense reward.
-    "Pendulum-v1": "Pendulum-v1",
+    # These already have a fixed horizon (they never terminate; only the time limit ends an episode)
+    # and a dense reward: Pendulum (200 steps), HalfCheetah and Swimmer (1000), Reacher (50).
+    **{env_id: env_id for env_id in ("Pendulum-v1", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5")},
 }
 """Original Gymnasium id -> the id a preference run trains in."""
 
@@ -147,9 +176,10 @@ class FixedHorizon(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info["original_reward"] = 0.0 if self._original_done else float(original_reward)
         self._original_done = self._original_done or bool(terminated)
         info["original_terminated"] = self._original_done
-        reward = self._task.reward(unwrapped)
+        reward = float(original_reward) if self._task.reward is None else self._task.reward(unwrapped)
         if self._task.respawn_after is not None:
-            self._failed_steps = self._failed_steps + 1 if reward == 0.0 else 0
+            failed = reward == 0.0 if self._task.failed is None else self._task.failed(unwrapped)
+            self._failed_steps = self._failed_steps + 1 if failed else 0
             if self._failed_steps >= self._task.respawn_after:
                 # The reset draws from the env's own seeded generator; the step's obs is the new start state.
                 obs, _ = self.env.reset()

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # classic-control rendering without a display
+os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo rendering without a display (headless OpenGL)
 torch.set_num_threads(1)
 
 

@@ -126,3 +126,54 @@ def test_rgb_array_render(variant_id: str, monkeypatch: pytest.MonkeyPatch) -> N
     assert frame.ndim == 3 and frame.shape[2] == 3
     assert frame.dtype == np.uint8
     env.close()
+
+
+@pytest.mark.parametrize("env_id", ["HalfCheetah-v5", "Swimmer-v5", "Reacher-v5"])
+def test_mujoco_tasks_without_termination_train_as_they_are(env_id: str) -> None:
+    assert FIXED_HORIZON_VARIANTS[env_id] == env_id
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    env.action_space.seed(0)
+    horizon = env.spec.max_episode_steps
+    for step in range(1, horizon + 1):
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert terminated is False and truncated == (step == horizon)
+
+
+def _step_until_respawn(env: gym.Env, fallen, max_steps: int):
+    """Random actions until the first respawn: (rewards, infos, fallen flags) of each step before it."""
+    env.action_space.seed(0)
+    rewards, infos, flags = [], [], []
+    for _ in range(max_steps):
+        _, reward, terminated, _, info = env.step(env.action_space.sample())
+        assert not terminated
+        if info.get("respawned"):
+            return rewards, infos, flags
+        rewards.append(reward)
+        infos.append(info)
+        flags.append(fallen(env.unwrapped))
+    raise AssertionError("no respawn: random actions should have toppled it")
+
+
+def test_hopper_keeps_stepping_after_a_fall_without_its_upright_bonus_then_respawns() -> None:
+    env = gym.make("prefrl/FixedHopper-v5")
+    env.reset(seed=0)
+    rewards, infos, fallen = _step_until_respawn(env, lambda u: not u.is_healthy, 500)
+    # The 24 steps before the respawn step were all fallen: the original would have ended at the first.
+    assert fallen[-24:] == [True] * 24
+    assert infos[-1]["original_terminated"] is True and infos[-1]["original_reward"] == 0.0
+    for reward, info, down in zip(rewards, infos, fallen):
+        # The variant pays the original's reward; its upright bonus (1.0) only while upright.
+        assert reward == pytest.approx(info["reward_forward"] + info["reward_survive"] + info["reward_ctrl"])
+        assert info["reward_survive"] == (0.0 if down else 1.0)
+    assert env.unwrapped.is_healthy  # respawned upright
+
+
+def test_double_pendulum_loses_its_bonus_while_fallen_then_respawns() -> None:
+    env = gym.make("prefrl/FixedInvertedDoublePendulum-v5")
+    env.reset(seed=0)
+    rewards, _, fallen = _step_until_respawn(env, lambda u: u.data.site_xpos[0][2] <= 1, 500)
+    assert fallen[-9:] == [True] * 9
+    assert all(r < 0 for r, down in zip(rewards, fallen) if down)  # distance and velocity penalties, no +10
+    assert all(r > 8 for r, down in zip(rewards, fallen) if not down)
+    assert env.unwrapped.data.site_xpos[0][2] > 1

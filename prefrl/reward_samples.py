@@ -1,0 +1,74 @@
+"""Per-step (true, learned) reward pairs of a finished preference run, computed after the fact from its folder.
+
+The run's saved policy and reward net are replayed in its training env (the fixed-horizon variant, whose
+reward is what the synthetic oracle compared: the original CartPole pays a constant 1 per step, which no
+reward net could correlate with). Half of the episodes follow the policy (sampling its actions, so states
+near its behaviour are covered), half take uniformly random actions (states it avoids), because a reward net
+is only useful if it ranks both correctly. Nothing is recorded during training, so training pays nothing.
+The samples are cached in the run folder (``reward_samples.npz``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from prefrl.runs import RunFolder
+
+SAMPLES_FILE = "reward_samples.npz"
+POLICY, RANDOM = 0, 1  # values of the "source" array
+
+
+def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dict[str, np.ndarray]:
+    """``{"true": (S,), "learned": (S,), "source": (S,)}`` over ``episodes`` policy and ``episodes`` random episodes.
+
+    Read from ``reward_samples.npz`` when present; otherwise computed and saved there.
+    """
+    folder = Path(run_dir)
+    cached = folder / SAMPLES_FILE
+    if cached.exists():
+        with np.load(cached) as data:
+            return {key: data[key] for key in data.files}
+    samples = _replay(folder, episodes, seed)
+    np.savez(cached, **samples)
+    return samples
+
+
+def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    import prefrl.envs  # noqa: F401  (registers the variants)
+    from prefrl.config import TrainConfig, from_dict
+    from prefrl.reward.nets import RewardEnsemble
+
+    saved = RunFolder(folder).read_json(RunFolder.CONFIG)
+    if saved.get("kind") != "train":
+        raise ValueError(f"{folder} is a {saved.get('kind')!r} run; reward samples need a `prefrl train` run folder.")
+    config = from_dict(TrainConfig, saved["config"])
+    for name in (RunFolder.POLICY, RunFolder.REWARD_NET):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")
+    env = gym.make(config.run.train_env_id or config.run.env_id)
+    reward_net = RewardEnsemble(
+        env.observation_space, env.action_space, config.reward.ensemble_size, config.reward.hidden_sizes
+    )
+    reward_net.load_state_dict(torch.load(folder / RunFolder.REWARD_NET))
+    policy = PPO.load(folder / RunFolder.POLICY, device="cpu")
+    env.action_space.seed(seed)
+    true, learned, source = [], [], []
+    for episode in range(2 * episodes):
+        use_policy = episode < episodes
+        obs, _ = env.reset(seed=seed + episode)
+        done = False
+        while not done:
+            action = policy.predict(obs, deterministic=False)[0] if use_policy else env.action_space.sample()
+            learned.append(float(reward_net.predict(np.asarray(obs)[None], np.asarray(action)[None])[0]))
+            obs, reward, terminated, truncated, _ = env.step(action)
+            true.append(float(reward))
+            source.append(POLICY if use_policy else RANDOM)
+            done = terminated or truncated
+    env.close()
+    return {"true": np.asarray(true), "learned": np.asarray(learned), "source": np.asarray(source)}

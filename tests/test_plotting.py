@@ -1,0 +1,106 @@
+"""Figures render from fixture run folders (hand-written metrics and summaries, no training)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from prefrl import plotting
+from prefrl.cli import main as cli_main
+from prefrl.results import load_results
+from prefrl.reward_samples import SAMPLES_FILE, reward_samples
+from prefrl.sweep import Cell
+from tests.sweep_fixtures import write_cell, write_sweep
+
+
+def is_image(path, fmt):
+    head = path.read_bytes()[:200]
+    return head.startswith(b"\x89PNG") if fmt == "png" else b"<svg" in path.read_bytes()[:2000]
+
+
+def test_every_sweep_figure_renders_as_png_and_svg(tmp_path):
+    write_sweep(tmp_path / "sweep")
+    paths = plotting.plot_sweep(tmp_path / "sweep", tmp_path / "figures")
+    stems = {p.stem for p in paths}
+    assert stems == {"learning_curves", "score_vs_labels", "reward_scatter",
+                     "ablation_mistake_rate", "ablation_beta", "ablation_selector", "ablation_sync"}  # fmt: skip
+    for path in paths:
+        assert is_image(path, path.suffix[1:]), path
+
+
+def test_reference_settings_are_the_papers_and_ablations_hold_the_others_fixed(tmp_path):
+    results = load_results(write_sweep(tmp_path))
+    reference = plotting.reference_cell(results)
+    assert (reference.mistake_rate, reference.beta, reference.selector, reference.sync) == (0.0, math.inf,
+                                                                                             "disagreement", True)
+    uniform = next(r.cell for r in results if r.cell.selector == "uniform")
+    assert plotting._matches(uniform, reference, free="selector")
+    assert not plotting._matches(uniform, reference, free="sync")
+
+
+def test_learning_curve_shows_mean_and_standard_error_over_seeds(tmp_path):
+    for seed, curve in enumerate(([0.0, 10.0, 20.0], [0.0, 30.0, 40.0])):
+        write_cell(tmp_path, Cell(env_id="A-v0", seed=seed), curve[-1], curve=curve)
+    stem = tmp_path / "curves"
+    captured = {}
+    original = plotting._mean_band
+
+    def spy(axis, x, runs, colour, label, marker=None):
+        captured[label] = runs
+        original(axis, x, runs, colour, label, marker)
+
+    plotting._mean_band = spy
+    try:
+        plotting.learning_curves(load_results(tmp_path), stem)
+    finally:
+        plotting._mean_band = original
+    np.testing.assert_allclose(captured["PPO, true reward"], [[0, 10, 20], [0, 30, 40]])
+    assert (tmp_path / "curves.png").is_file() and (tmp_path / "curves.svg").is_file()
+
+
+def test_correlation_by_hand():
+    assert plotting.correlation(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0])) == pytest.approx(1.0)
+    assert plotting.correlation(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
+    assert math.isnan(plotting.correlation(np.ones(3), np.array([1.0, 2.0, 3.0])))
+
+
+def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    import prefrl
+    from prefrl.config import to_dict
+
+    config = prefrl.train_config("CartPole-v1", out=str(tmp_path))
+    env = gym.make("prefrl/FixedCartPole-v1")
+    PPO("MlpPolicy", env, n_steps=64, seed=0).save(tmp_path / "policy.zip")
+    torch.save(prefrl.RewardEnsemble(env.observation_space, env.action_space).state_dict(), tmp_path / "reward_net.pt")
+    (tmp_path / "config.json").write_text(__import__("json").dumps({"kind": "train", "config": to_dict(config)}))
+    samples = reward_samples(tmp_path, episodes=1)
+    assert len(samples["true"]) == len(samples["learned"]) == 400  # 2 episodes of the 200-step variant
+    assert set(np.unique(samples["true"])) <= {0.0, 1.0}  # the variant's reward: pole up or not
+    assert (samples["source"] == 0).sum() == 200  # one policy episode, one random one
+    assert (tmp_path / SAMPLES_FILE).is_file()
+    np.testing.assert_array_equal(reward_samples(tmp_path)["learned"], samples["learned"])  # read from the cache
+
+
+def test_reward_samples_of_a_baseline_run_is_a_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text('{"kind": "baseline", "run": {}}')
+    with pytest.raises(ValueError, match="need a `prefrl train` run folder"):
+        reward_samples(tmp_path)
+
+
+def test_plot_cli_keeps_runs_mode_and_adds_sweep_and_scatter(tmp_path, capsys):
+    write_sweep(tmp_path / "sweep")
+    runs = sorted((tmp_path / "sweep" / "cells").glob("A-v0-L20-eps0-betainf-disagreement-sync-s*"))
+    assert cli_main(["plot", *map(str, runs), "--out", str(tmp_path / "runs.png")]) == 0
+    assert is_image(tmp_path / "runs.png", "png")
+    assert cli_main(["plot", str(runs[0]), "--scatter", "--out", str(tmp_path / "scatter.png")]) == 0
+    assert is_image(tmp_path / "scatter.svg", "svg")
+    assert cli_main(["plot", "--sweep", str(tmp_path / "sweep")]) == 0
+    assert (tmp_path / "sweep" / "figures" / "score_vs_labels.png").is_file()
+    assert cli_main(["plot", "--out", str(tmp_path / "x.png")]) == 2
+    assert "give run folders" in capsys.readouterr().err
