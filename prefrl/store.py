@@ -30,9 +30,17 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from prefrl.ranking import ranking_pairs
 from prefrl.types import Label, Segment, SegmentPair
 
-__all__ = ["SCHEMA_VERSION", "Comparison", "ComparisonStore", "StoreError", "UnknownQueryError"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AlreadyAnsweredError",
+    "Comparison",
+    "ComparisonStore",
+    "StoreError",
+    "UnknownQueryError",
+]
 
 SCHEMA_VERSION = 2
 """Bumped whenever the tables change; a store written by a newer prefrl is refused rather than misread, and an
@@ -89,6 +97,14 @@ class StoreError(ValueError):
 
 class UnknownQueryError(LookupError):
     """No comparison with this id exists in the store."""
+
+
+class AlreadyAnsweredError(LookupError):
+    """A comparison given to :meth:`ComparisonStore.answer_ranking` already has a label; nothing was written."""
+
+    def __init__(self, comparison_id: int, label: str) -> None:
+        super().__init__(f"Query {comparison_id} was already answered with {label!r}; the ranking was not written.")
+        self.comparison_id = comparison_id
 
 
 @dataclass(frozen=True, eq=False)
@@ -380,6 +396,65 @@ class ComparisonStore:
         now = time.time()
         with self._write() as conn:
             return sum(self._answer_one(conn, i, label, annotator, now) for i, label in todo)
+
+    def answer_ranking(
+        self, query_ids: Sequence[int], ranked_segments: Sequence[int], *, annotator: str | None = None
+    ) -> list[int]:
+        """Answer pending queries from one ranking of their segments, and store the ranking's other pairs.
+
+        A person ordered the clips of ``query_ids`` (segments identified by :attr:`Comparison.segment_ids`),
+        best first. Each query gets the label the order implies, and every other pair of the ranking becomes a
+        new comparison, answered at once (``left`` = the better segment): C(K,2) labels from K clips. All in
+        one transaction, all or nothing.
+
+        :return: the ids of every comparison answered, the queries' first.
+        :raises UnknownQueryError: an id that is not in the store.
+        :raises AlreadyAnsweredError: a query that has a label already (someone else was faster).
+        :raises ValueError: ``ranked_segments`` is not exactly the queries' segments, each once.
+        """
+        _check_annotator(annotator)
+        ids = [_check_id(i) for i in query_ids]
+        if not ids or len(set(ids)) != len(ids):
+            raise ValueError(f"query_ids={list(query_ids)!r} must name one or more distinct queries.")
+        order = [_check_id(i) for i in ranked_segments]
+        better_worse = ranking_pairs(order)
+        now = time.time()
+        with self._write() as conn:
+            rows = []
+            for comparison_id in ids:
+                row = conn.execute(
+                    "SELECT left_id, right_id, label, oracle, timestep FROM comparisons WHERE id = ?", (comparison_id,)
+                ).fetchone()
+                if row is None:
+                    raise UnknownQueryError(f"No comparison with id {comparison_id} in the store.")
+                if row[2] is not None:
+                    raise AlreadyAnsweredError(comparison_id, row[2])
+                rows.append(row)
+            shown = {segment for row in rows for segment in row[:2]}
+            if set(order) != shown:
+                raise ValueError(
+                    f"ranked_segments={order!r} must order exactly the segments of the queries, {sorted(shown)}, "
+                    "each once."
+                )
+            position = {segment: index for index, segment in enumerate(order)}
+            asked_pairs = set()
+            for comparison_id, (left, right, _, _, _) in zip(ids, rows):
+                label = Label.LEFT if position[left] < position[right] else Label.RIGHT
+                self._answer_one(conn, comparison_id, label, annotator, now)
+                asked_pairs.add(frozenset((left, right)))
+            written = list(ids)
+            oracle, timestep = rows[0][3], rows[0][4]
+            for better, worse in better_worse:
+                if frozenset((better, worse)) in asked_pairs:
+                    continue
+                cursor = conn.execute(
+                    "INSERT INTO comparisons(left_id, right_id, label, oracle, timestep, asked_at, answered_at, "
+                    "annotator) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (better, worse, Label.LEFT.value, oracle, timestep, now, now, annotator),
+                )
+                assert cursor.lastrowid is not None
+                written.append(cursor.lastrowid)
+        return written
 
     @staticmethod
     def _answer_one(

@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prefrl.store import SCHEMA_VERSION, Comparison, ComparisonStore, StoreError, UnknownQueryError
+from prefrl.store import (
+    SCHEMA_VERSION,
+    AlreadyAnsweredError,
+    Comparison,
+    ComparisonStore,
+    StoreError,
+    UnknownQueryError,
+)
 from prefrl.types import Label, Segment
 
 
@@ -371,3 +378,37 @@ def test_a_version_1_store_is_upgraded_in_place_with_its_labels(tmp_path: Path) 
 def test_render_states_must_match_the_segment_length() -> None:
     with pytest.raises(ValueError, match="render_states 3"):
         Segment(np.zeros((5, 4)), np.zeros(5), np.zeros(5), render_states=np.zeros((3, 4)))
+
+
+def test_a_ranking_answers_its_queries_and_adds_the_other_pairs(store: ComparisonStore) -> None:
+    rng = np.random.default_rng(5)
+    a, b, c, d = (make_segment(rng) for _ in range(4))
+    first, second = store.add_queries([(a, b), (c, d)], oracle="human", timestep=40)
+    seg = {name: sid for (name, sid) in zip("ab", store.get(first).segment_ids)}
+    seg.update(zip("cd", store.get(second).segment_ids))
+    # Best first: c, a, d, b.
+    written = store.answer_ranking([first, second], [seg["c"], seg["a"], seg["d"], seg["b"]], annotator="ann")
+    assert written[:2] == [first, second] and len(written) == 6  # C(4,2)
+    assert store.get(first).label is Label.LEFT  # a over b
+    assert store.get(second).label is Label.LEFT  # c over d
+    extra = [store.get(i) for i in written[2:]]
+    assert {c.segment_ids for c in extra} == {
+        (seg["c"], seg["a"]), (seg["c"], seg["b"]), (seg["a"], seg["d"]), (seg["d"], seg["b"])
+    }
+    assert all(c.label is Label.LEFT and c.annotator == "ann" and c.timestep == 40 for c in extra)
+    assert store.counts()["answered"] == 6 and store.counts()["pending"] == 0
+
+
+def test_a_ranking_is_all_or_nothing(store: ComparisonStore) -> None:
+    rng = np.random.default_rng(6)
+    a, b, c, d = (make_segment(rng) for _ in range(4))
+    first, second = store.add_queries([(a, b), (c, d)], oracle="human", timestep=0)
+    ids = [*store.get(first).segment_ids, *store.get(second).segment_ids]
+    with pytest.raises(ValueError, match="exactly the segments"):
+        store.answer_ranking([first, second], ids[:3])
+    with pytest.raises(UnknownQueryError):
+        store.answer_ranking([first, 999], ids)
+    store.answer(second, Label.RIGHT)
+    with pytest.raises(AlreadyAnsweredError, match=f"Query {second} was already answered"):
+        store.answer_ranking([first, second], ids)
+    assert store.get(first).label is None and store.counts()["asked"] == 2  # nothing written

@@ -135,3 +135,46 @@ def test_page_plays_both_clips_and_commits_clicks_and_keys(tmp_path: Path) -> No
         clips.close()
         store.close()
     assert store.path.exists()
+
+
+def test_ranking_mode_orders_four_clips_into_six_labels(tmp_path: Path) -> None:
+    _requirements()
+    from playwright.sync_api import sync_playwright
+
+    from prefrl.oracles.human import serve
+    from prefrl.oracles.human.clips import ClipLibrary
+    from prefrl.store import ComparisonStore
+
+    segments = recorded_segments("CartPole-v1", count=4, length=25)
+    store = ComparisonStore(tmp_path / "comparisons.sqlite")
+    clips = ClipLibrary(tmp_path / "clips", "CartPole-v1")
+    first, second = store.add_queries([(segments[0], segments[1]), (segments[2], segments[3])], oracle="human", timestep=0)
+    server = serve(store, clips=clips)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(server.page_url + "?annotator=ranker&mode=rank&k=4")
+            page.wait_for_function(
+                "() => { const v = [...document.querySelectorAll('#ranking-grid video')];"
+                " return v.length === 4 && v.every(x => x.readyState >= 2); }",
+                timeout=90_000,
+            )
+            page.keyboard.press("3")  # clip 3 best, then a click on clip 1, then keys for 4 and 2
+            page.click("#ranking-grid section:nth-child(1)")
+            page.keyboard.press("4")
+            page.keyboard.press("2")
+            assert page.inner_text("#ranking-grid section:nth-child(2) .badge") == "4"
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "labelling-page-ranking.png"))
+            page.keyboard.press("Enter")
+            wait_until(lambda: store.counts()["answered"] == 6, what="six labels from one ranking")
+            page.wait_for_selector("#waiting:not([hidden])")
+            browser.close()
+    finally:
+        server.stop()
+        clips.close()
+    # Clips 1-4 are the segments of (first: 1 vs 2) and (second: 3 vs 4); the order was 3, 1, 4, 2.
+    assert store.get(first).label is Label.LEFT and store.get(second).label is Label.LEFT
+    assert {c.annotator for c in store.comparisons(answered=True)} == {"ranker"}
+    store.close()

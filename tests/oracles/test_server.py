@@ -438,3 +438,31 @@ def test_token_is_required_on_every_api_request(store: ComparisonStore) -> None:
 def test_loopback_binds_need_no_token(store: ComparisonStore) -> None:
     with running(store, host="localhost") as (_, client):
         assert client.get("/api/status").status_code == 200
+
+
+# -- ranking mode ----------------------------------------------------------------------------------------
+
+
+def test_ranking_leases_queries_and_stores_every_pair(store: ComparisonStore, tmp_path: Path) -> None:
+    ids = add_queries(store, 3)
+    clips = FolderClips(tmp_path, set(ids))
+    with running(store, clips=clips) as (_, client):
+        group = client.get("/api/next_ranking", params={"annotator": "ann", "k": 4}).json()
+        # Another person gets what is left: one query, two clips, too few to rank.
+        other = client.get("/api/next_ranking", params={"annotator": "bob", "k": 4}).json()
+        assert group["ids"] == ids[:2] and group["clips_ready"] is True and len(group["items"]) == 4
+        assert other["ids"] is None and other["reason"] == "too_few"
+        assert group["items"][0]["url"] == f"/api/clip/{ids[0]}/left"
+        order = [item["segment"] for item in reversed(group["items"])]
+        bad = client.post("/api/rank", json={"ids": group["ids"], "order": order[:3], "annotator": "ann"})
+        assert bad.status_code == 422 and "exactly the segments" in bad.json()["detail"]
+        malformed = client.post("/api/rank", json={"ids": "1,2", "order": order})
+        assert malformed.status_code == 422 and "POST /api/rank expects" in malformed.json()["detail"]
+        response = client.post("/api/rank", json={"ids": group["ids"], "order": order, "annotator": "ann"})
+        assert response.status_code == 200 and response.json()["written"] == 6
+        again = client.post("/api/rank", json={"ids": group["ids"], "order": order, "annotator": "ann"})
+        assert again.status_code == 409
+        missing_k = client.get("/api/next_ranking", params={"annotator": "ann", "k": 2})
+        assert missing_k.status_code == 422
+    assert store.get(ids[0]).label is Label.RIGHT  # its right clip was ranked above its left one
+    assert store.counts()["answered"] == 6 and store.counts()["pending"] == 1

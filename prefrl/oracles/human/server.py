@@ -12,7 +12,9 @@ Labels are the one thing a run cannot recompute, so the rules are strict (issue 
   must then carry (``Authorization: Bearer TOKEN`` or ``?token=TOKEN``).
 
 Endpoints: ``GET /`` (the page), ``GET /api/next``, ``POST /api/answer``, ``GET /api/status``,
-``GET /api/clip/{id}/{side}`` (a clip's video, ``side`` = ``left`` or ``right``).
+``GET /api/clip/{id}/{side}`` (a clip's video, ``side`` = ``left`` or ``right``), and for the ranking mode
+``GET /api/next_ranking?k=K`` (pending queries showing K clips) and ``POST /api/rank`` (their order, stored as
+all C(K,2) pairwise labels by :meth:`ComparisonStore.answer_ranking`).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prefrl.oracles.human.clips import SIDES, ClipSource
 from prefrl.oracles.human.terminal import as_text_pair
-from prefrl.store import Comparison, ComparisonStore, UnknownQueryError
+from prefrl.store import AlreadyAnsweredError, Comparison, ComparisonStore, UnknownQueryError
 from prefrl.types import Label
 
 __all__ = ["DEFAULT_LEASE_SECONDS", "RunningServer", "create_app", "generate_token", "serve"]
@@ -52,6 +54,7 @@ clips a few times and decide, short enough that a closed tab does not hold a que
 _LOOPBACK_NAMES = frozenset({"localhost"})
 _MAX_ID = 2**63 - 1  # SQLite's INTEGER range; a larger id would fail inside sqlite3 instead of with a 422
 _MAX_ANNOTATOR = 100
+_MAX_RANKED = 8  # clips in one ranking: more than a person can compare at a glance
 
 TextOf = Callable[[Comparison], Mapping[str, str] | None]
 Status = Callable[[], Mapping[str, Any]]
@@ -60,6 +63,9 @@ _HINTS = {
     "/api/answer": 'POST /api/answer expects JSON like {"id": 3, "label": "left", "annotator": "alice"}, '
     f"with label one of {', '.join(repr(label.value) for label in Label)}.",
     "/api/next": "GET /api/next takes an optional ?annotator=NAME (at most 100 characters).",
+    "/api/rank": 'POST /api/rank expects JSON like {"ids": [3, 4], "order": [12, 9, 10, 11], "annotator": "alice"}: '
+    "the query ids from /api/next_ranking and the segments of its items, best first.",
+    "/api/next_ranking": f"GET /api/next_ranking needs ?annotator=NAME and takes ?k=K clips (3 to {_MAX_RANKED}).",
 }
 
 
@@ -70,6 +76,16 @@ class AnswerIn(BaseModel):
 
     id: Annotated[int, Field(strict=True, ge=1, le=_MAX_ID, description="the query id from /api/next")]
     label: Label
+    annotator: Annotated[str | None, Field(min_length=1, max_length=_MAX_ANNOTATOR)] = None
+
+
+class RankingIn(BaseModel):
+    """The body of ``POST /api/rank``: the queries shown, and their clips' segments ordered best first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=_MAX_ID)]], Field(min_length=1, max_length=_MAX_RANKED)]
+    order: Annotated[list[Annotated[int, Field(strict=True, ge=1, le=_MAX_ID)]], Field(min_length=2, max_length=_MAX_RANKED)]
     annotator: Annotated[str | None, Field(min_length=1, max_length=_MAX_ANNOTATOR)] = None
 
 
@@ -100,6 +116,25 @@ class _Leases:
                     self._held[comparison.id] = (annotator, now + self.seconds)
                     return comparison
             return None
+
+    def next_group(self, annotator: str, clips: int) -> list[Comparison]:
+        """Pending queries not leased to others, oldest first, until they show ``clips`` distinct segments (the
+        ranking mode); all leased to ``annotator``, whose earlier leases are given up."""
+        with self._lock:
+            now = time.monotonic()
+            self._held = {i: h for i, h in self._held.items() if h[1] > now and h[0] != annotator}
+            group: list[Comparison] = []
+            segments: set[int] = set()
+            for comparison in self.store.pending(limit=len(self._held) + clips):
+                if comparison.id in self._held:
+                    continue
+                group.append(comparison)
+                segments.update(comparison.segment_ids)
+                if len(segments) >= clips:
+                    break
+            for comparison in group:
+                self._held[comparison.id] = (annotator, now + self.seconds)
+            return group
 
     def release(self, comparison_id: int) -> None:
         with self._lock:
@@ -204,6 +239,43 @@ def create_app(
                     left=f"/api/clip/{comparison.id}/left" if ready else None,
                     right=f"/api/clip/{comparison.id}/right" if ready else None)
         return body
+
+    @app.get("/api/next_ranking", dependencies=guarded)
+    def next_ranking(
+        annotator: Annotated[str, Query(min_length=1, max_length=_MAX_ANNOTATOR)],
+        k: Annotated[int, Query(ge=3, le=_MAX_RANKED)] = 4,
+    ) -> dict[str, Any]:
+        group = leases.next_group(annotator, k)
+        segments = {segment for comparison in group for segment in comparison.segment_ids}
+        if len(segments) < 3:  # two clips are a plain pair: the pair view shows them
+            for comparison in group:
+                leases.release(comparison.id)
+            pending = store.counts()["pending"]
+            return {"ids": None, "no_clips_yet": True, "pending": pending,
+                    "reason": "too_few" if pending else "queue_empty"}
+        ready = clips is not None and all([clips.prepare(comparison) for comparison in group])
+        items: dict[int, str] = {}
+        for comparison in group:
+            for side, segment in zip(SIDES, comparison.segment_ids):
+                items.setdefault(segment, f"/api/clip/{comparison.id}/{side}")
+        return {"ids": [comparison.id for comparison in group], "kind": "ranking", "clips_ready": ready,
+                "items": [{"segment": segment, "url": url if ready else None} for segment, url in items.items()],
+                "lease_seconds": leases.seconds}
+
+    @app.post("/api/rank", dependencies=guarded)
+    def rank(body: RankingIn) -> JSONResponse:
+        try:
+            written = store.answer_ranking(body.ids, body.order, annotator=body.annotator)
+        except UnknownQueryError as error:
+            raise HTTPException(404, f"{error} Use the ids from /api/next_ranking.") from None
+        except AlreadyAnsweredError as error:
+            raise HTTPException(409, f"{error} Fetch a new set from /api/next_ranking.") from None
+        except ValueError as error:
+            raise HTTPException(422, str(error)) from None
+        finally:
+            for comparison_id in body.ids:
+                leases.release(comparison_id)
+        return JSONResponse({"written": len(written), "ids": written})
 
     @app.get("/api/clip/{comparison_id}/{side}", dependencies=guarded)
     def clip(comparison_id: Annotated[int, FastApiPath(ge=1, le=_MAX_ID)], side: str) -> FileResponse:
