@@ -11,7 +11,7 @@ from typing import Any
 from prefrl.config import _require, option
 from prefrl.executor import run_sweep
 from prefrl.results import aggregate
-from prefrl.sweep import load_sweep
+from prefrl.sweep import load_sweep, select_cells
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ class ExperimentConfig:
     )
     out: str | None = option(None, "Sweep folder; None = experiments/results/<name>. Rerun to resume it.")
     plots: bool = option(True, "Draw the figures (PNG and SVG) into <out>/figures after aggregating.")
+    cells: str | None = option(
+        None, "Run only the cells whose names match one of these comma-separated globs, e.g. "
+        "'CartPole-v1-*' or '*baseline*,*-eps0-betainf-disagreement-sync-*' (the main grid); the table and "
+        "figures still cover every complete cell in the folder."
+    )
 
     def __post_init__(self) -> None:
         _require(self.workers >= 0, "workers", self.workers, "use 1 or more, or 0 for one per CPU core")
@@ -40,6 +45,8 @@ def run_experiment(name: str, config: ExperimentConfig = ExperimentConfig()) -> 
     Returns ``{"root", "rows", "figures", "ran", "skipped", "wall_time_s"}``.
     """
     sweep = load_sweep(name)
+    if config.cells:
+        sweep = select_cells(sweep, config.cells.split(","))
     root = Path(config.out) if config.out else RESULTS_ROOT / sweep.name
     workers = config.workers or os.cpu_count() or 1
     counts = run_sweep(sweep, root, workers=workers, ray_address=config.ray)

@@ -9,12 +9,13 @@ parameters alone, so a rerun finds the cells already done and a stopped sweep re
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import math
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from prefrl.config import option
 
@@ -98,6 +99,18 @@ class Sweep:
     description: str
     cells: tuple[Cell, ...]
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+def select_cells(sweep: Sweep, patterns: Sequence[str]) -> Sweep:
+    """The sweep restricted to cells whose name matches one of the glob ``patterns`` (a slice of a large sweep
+    run now, the rest later into the same folder: names, and so finished cells, are shared)."""
+    chosen = tuple(c for c in sweep.cells if any(fnmatch.fnmatchcase(c.name, p.strip()) for p in patterns))
+    if not chosen:
+        raise ValueError(
+            f"cells={','.join(patterns)!r} matches none of the {len(sweep.cells)} cells of {sweep.name!r} "
+            f"(names look like {sweep.cells[0].name!r}); use globs such as 'CartPole-v1-*'."
+        )
+    return replace(sweep, cells=chosen)
 
 
 def available_sweeps(folder: Path = SWEEP_DIR) -> list[str]:

@@ -11,7 +11,7 @@ import pytest
 from prefrl.cli import main as cli_main
 from prefrl.executor import cell_dir, run_sweep
 from prefrl.results import aggregate
-from prefrl.sweep import Cell, available_sweeps, load_sweep, parse_sweep
+from prefrl.sweep import Cell, available_sweeps, load_sweep, parse_sweep, select_cells
 
 TINY = {
     "envs": ["CartPole-v1"],
@@ -155,3 +155,12 @@ def test_ray_missing_names_the_extra(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install prefrl\[ray\]"):
         executor.require_ray()
 
+
+
+def test_select_cells_runs_a_slice_by_name():
+    sweep = load_sweep("classic_control")
+    main = select_cells(sweep, ["*baseline*", "*-eps0-betainf-disagreement-sync-*"])
+    assert len(main.cells) == 3 * 3 * (1 + 5)  # envs x seeds x (baseline + 5 budgets)
+    assert {c.env_id for c in select_cells(sweep, ["CartPole-v1-*"]).cells} == {"CartPole-v1"}
+    with pytest.raises(ValueError, match=r"matches none of the 126 cells"):
+        select_cells(sweep, ["Cartpole*"])
