@@ -151,8 +151,8 @@ class PreferenceRL:
     """PPO on a reward learned from preferences (Christiano et al. 2017).
 
     :param config: the run and each stage's options (see :func:`train_config` for a preset-based one).
-    :param oracle: who answers queries; default: the one named by ``config.run.oracle``, built with
-        ``config.oracle`` and the run's seed.
+    :param oracle: who answers queries; default: the one named by ``config.run.oracle``, built from the config
+        (the synthetic oracle with ``config.oracle`` and the run's seed, the human one with ``config.human``).
     :param progress: draw a progress bar.
     """
 
@@ -160,7 +160,8 @@ class PreferenceRL:
         check_env_id(config.run.env_id)
         self.config = config
         self.progress = progress
-        self.oracle = oracle
+        # Built now, so that a bad oracle setting fails before anything is written to the run folder.
+        self.oracle = oracle if oracle is not None else oracle_from_config(config.run.oracle, config)
         out = config.run.out or str(default_run_dir(config.run.env_id, "train", config.run.seed))
         self.run = RunFolder(out)
         self._resuming = False
@@ -196,11 +197,6 @@ class PreferenceRL:
         wrapper = RenderStateRecorder if getattr(oracle, "records_render_states", False) else None
         return make_vec_env(self._train_env_id, n_envs=self.config.run.n_envs, seed=seed, wrapper_class=wrapper)
 
-    def _make_oracle(self) -> Oracle:
-        if self.oracle is not None:
-            return self.oracle
-        return oracle_from_config(self.config.run.oracle, self.config)
-
     def _write_config(self) -> None:
         config_path = self.run / RunFolder.CONFIG
         if config_path.exists() and not self._resuming:
@@ -221,7 +217,7 @@ class PreferenceRL:
         seed = run_cfg.seed
         generator = torch.Generator().manual_seed(seed)
         store = ComparisonStore(self.run / RunFolder.STORE)
-        oracle = self._make_oracle()
+        oracle = self.oracle
         venv = self._make_env(seed, oracle)
         reward_model = RewardEnsemble(
             venv.observation_space,

@@ -149,18 +149,23 @@ def test_prefrl_label_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None
     assert main(["label", "--run", str(tmp_path)]) == 2
 
 
-def test_non_loopback_page_needs_a_token(tmp_path: Path) -> None:
-    oracle = HumanOracle(HumanConfig(host="0.0.0.0", port=0))
+def test_non_loopback_page_needs_a_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from prefrl.cli import main
+
+    with pytest.raises(ValueError, match="needs an access token: pass --label-token auto"):
+        HumanOracle(HumanConfig(host="0.0.0.0", port=0))
+    out = tmp_path / "refused"
+    assert main(["train", "--oracle", "human", "--label-host", "0.0.0.0", "--out", str(out)]) == 2
+    assert "needs an access token" in capsys.readouterr().err
+    assert not (out / "config.json").exists()  # refused before the run folder was written
+
+    auto = HumanOracle(HumanConfig(host="0.0.0.0", port=0, token="auto"))
     with ComparisonStore(tmp_path / "comparisons.sqlite") as store:
-        session = OracleSession(store, tmp_path, "CartPole-v1", dict)
-        with pytest.raises(ValueError, match="needs an access token"):
-            oracle.open(session)
-        assert oracle.url is None and oracle.clips is None  # nothing left running
-        auto = HumanOracle(HumanConfig(host="0.0.0.0", port=0, token="auto"))
-        auto.open(session)
+        auto.open(OracleSession(store, tmp_path, "CartPole-v1", dict))
         try:
             assert auto.url is not None and re.search(r"\?token=[\w-]{16,}$", auto.url)
             assert httpx.get(auto.url.split("?")[0] + "api/status").status_code == 401
+            assert httpx.get(auto.url.replace("?token=", "api/status?token=")).status_code == 200
         finally:
             auto.close()
 

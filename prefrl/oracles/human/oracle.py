@@ -8,6 +8,7 @@ commits each answer into the store the moment a person gives it, and the next re
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import math
@@ -24,11 +25,21 @@ if TYPE_CHECKING:  # pragma: no cover
     from prefrl.oracles.human.clips import ClipLibrary
     from prefrl.oracles.human.server import RunningServer
 
-__all__ = ["HumanOracle", "resolve_token", "session_for_run"]
+__all__ = ["HumanOracle", "is_loopback", "resolve_token", "session_for_run"]
 
 logger = logging.getLogger(__name__)
 
 CLIPS_FOLDER = "clips"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only (any other address needs an access token)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost: may resolve to anything
+        return False
 
 
 def resolve_token(token: str | None) -> str | None:
@@ -54,6 +65,12 @@ class HumanOracle:
     def __init__(self, config: HumanConfig = HumanConfig()) -> None:
         if not isinstance(config, HumanConfig):
             raise TypeError(f"config={config!r} is a {type(config).__name__}; pass a prefrl.config.HumanConfig.")
+        if config.token is None and not is_loopback(config.host):
+            # Checked here, before a run folder is written, not only when the server starts.
+            raise ValueError(
+                f"host={config.host!r} is reachable from other machines, so the labelling page needs an access "
+                "token: pass --label-token auto (or a token of your own), or bind --label-host 127.0.0.1."
+            )
         self.config = config
         self.server: RunningServer | None = None
         self.clips: ClipLibrary | None = None

@@ -19,7 +19,6 @@ all C(K,2) pairwise labels by :meth:`ComparisonStore.answer_ranking`).
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import math
 import secrets
@@ -39,6 +38,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefrl.oracles.human.clips import SIDES, ClipSource
+from prefrl.oracles.human.oracle import is_loopback
 from prefrl.oracles.human.terminal import as_text_pair
 from prefrl.store import AlreadyAnsweredError, Comparison, ComparisonStore, UnknownQueryError
 from prefrl.types import Label
@@ -51,9 +51,9 @@ DEFAULT_LEASE_SECONDS = 60.0
 """How long a query handed out by ``/api/next`` is kept from other clients: long enough to watch two short
 clips a few times and decide, short enough that a closed tab does not hold a query for long."""
 
-_LOOPBACK_NAMES = frozenset({"localhost"})
 _MAX_ID = 2**63 - 1  # SQLite's INTEGER range; a larger id would fail inside sqlite3 instead of with a 422
 _MAX_ANNOTATOR = 100
+_PREFETCH_QUERIES = 4  # queries beyond those on screen whose clips are rendered ahead (~0.5 s a pair)
 _MAX_RANKED = 8  # clips in one ranking: more than a person can compare at a glance
 
 TextOf = Callable[[Comparison], Mapping[str, str] | None]
@@ -135,6 +135,11 @@ class _Leases:
             for comparison in group:
                 self._held[comparison.id] = (annotator, now + self.seconds)
             return group
+
+    @property
+    def held(self) -> int:
+        """How many queries are leased right now (expired leases included until the next purge)."""
+        return len(self._held)
 
     def release(self, comparison_id: int) -> None:
         with self._lock:
@@ -219,11 +224,18 @@ def create_app(
         # The page holds no data; it needs the token (from its own URL) for every /api call it makes.
         return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 
+    def prefetch(clips: ClipSource) -> None:
+        # Start rendering the queries next in line, so the person's next pair is ready when they answer.
+        for upcoming in store.pending(limit=leases.held + _PREFETCH_QUERIES):
+            clips.prepare(upcoming)
+
     @app.get("/api/next", dependencies=guarded)
     def next_query(
         annotator: Annotated[str | None, Query(min_length=1, max_length=_MAX_ANNOTATOR)] = None,
     ) -> dict[str, Any]:
         comparison = leases.next_for(annotator)
+        if clips is not None:
+            prefetch(clips)
         if comparison is None:
             pending = store.counts()["pending"]
             reason = "all_leased" if pending else "queue_empty"
@@ -379,7 +391,7 @@ def serve(
         raise ValueError(f"host={host!r} must be an address such as '127.0.0.1'.")
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port={port!r} must be an int in 0..65535 (0 picks a free port).")
-    if token is None and not _is_loopback(host):
+    if token is None and not is_loopback(host):
         raise ValueError(
             f"host={host!r} is reachable from other machines, so the labelling server needs an access token; "
             "pass token=prefrl.oracles.human.generate_token() (and share the printed URL), or bind "
@@ -440,15 +452,6 @@ def _check_token(token: str | None) -> None:
         raise ValueError(
             f"token={token!r} must be a non-empty ASCII string without spaces; use generate_token() for one."
         )
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost: may resolve to anything
-        return False
 
 
 def _client_host(host: str) -> str:
