@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
+from prefrl.lm.cli import add_lm_parser, run_lm
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
 _HAND_WRITTEN = {"env_id", "ppo"}
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     experiment.add_argument("name", help="Experiment name, or a .toml definition path.")
     _add_config_options(experiment, ExperimentConfig)
+    add_lm_parser(commands)
     return parser
 
 
@@ -201,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "lm":
+            return run_lm(args)
         if args.command == "plot":
             return _plot(args)
         if args.command == "experiment":
