@@ -23,7 +23,7 @@ from prefrl.lm.config import DPOConfig, RewardModelConfig
 from prefrl.lm.dpo_trainer import DPOTrainer, PairedResponses
 from prefrl.lm.loop import fit_pairs
 from prefrl.lm.pipeline import prepare
-from prefrl.lm.reward_model import RewardModel, train_reward_model
+from prefrl.lm.reward_model import RewardModel, pair_loss, preference_batch
 
 
 def dpo_epoch(setup, paired: PairedResponses, config: DPOConfig) -> None:  # noqa: ANN001
@@ -62,8 +62,18 @@ def main() -> None:
     elapsed = time.perf_counter() - start
     print(f"DPO: {steps} steps in {elapsed:.2f} s = {steps / elapsed:.1f} steps/s, {tokens / elapsed:,.0f} tokens/s")
 
+    rm_model = RewardModel(setup.sft)
+    batch = preference_batch(rm_model, setup.train)
     start = time.perf_counter()
-    train_reward_model(RewardModel(setup.sft), setup.train, None, RewardModelConfig(epochs=1))
+    fit_pairs(
+        rm_model.parameters(),
+        lambda indices: pair_loss(rm_model, batch, indices),
+        setup.train,
+        epochs=1,
+        batch_size=rm.batch_size,
+        learning_rate=rm.learning_rate,
+        seed=rm.seed,
+    )
     elapsed = time.perf_counter() - start
     rm_steps = -(-len(setup.train.groups) // rm.batch_size)
     print(f"RM:  {rm_steps} steps in {elapsed:.2f} s = {rm_steps / elapsed:.1f} steps/s, {tokens / elapsed:,.0f} tokens/s")

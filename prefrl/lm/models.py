@@ -82,6 +82,7 @@ def build_default(config: ModelConfig = ModelConfig(), seed: int = 0) -> Languag
         n_embd=config.n_embd,
         n_layer=config.n_layer,
         n_head=config.n_head,
+        activation_function="gelu_pytorch_tanh",  # GPT-2's GELU as one fused op, not five Python-level ones
         resid_pdrop=0.0,
         embd_pdrop=0.0,
         attn_pdrop=0.0,

@@ -80,6 +80,16 @@ def preference_batch(rm: RewardModel, data: PreferenceDataset) -> SequenceBatch:
     return encode(rm.tokenizer, prompts + prompts, data.column("chosen") + data.column("rejected"), rm.context_length)
 
 
+def pair_loss(rm: RewardModel, batch: SequenceBatch, indices: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
+    """The Bradley–Terry loss of pairs ``indices`` of a :func:`preference_batch`: μ(chosen) = 1, no random-answer
+    term (Ouyang et al. 2022, eq. 1); all responses go through the model in one pass."""
+    n = len(batch) // 2
+    scores = rm(batch.select(np.concatenate([indices, indices + n])))  # (2B,): chosen rows, then rejected
+    chosen, rejected = scores.chunk(2)
+    loss, metrics = bradley_terry_loss(chosen, rejected, torch.ones_like(chosen))
+    return loss, {f"rm/{key}": value for key, value in metrics.items()}
+
+
 def train_reward_model(
     rm: RewardModel,
     train: PreferenceDataset,
@@ -92,17 +102,9 @@ def train_reward_model(
     """Fit ``rm`` in place, then normalize its scores on the training responses (:meth:`RewardModel.normalize`);
     returns the last step's metrics and, with ``held_out``, ``eval/pref_accuracy``."""
     batch = preference_batch(rm, train)  # (2N, P + R)
-    n = len(train)
-
-    def loss_fn(indices: np.ndarray) -> tuple[torch.Tensor, dict[str, float]]:
-        scores = rm(batch.select(np.concatenate([indices, indices + n])))  # (2B,): chosen rows, then rejected
-        chosen, rejected = scores.chunk(2)
-        loss, metrics = bradley_terry_loss(chosen, rejected, torch.ones_like(chosen))
-        return loss, {f"rm/{key}": value for key, value in metrics.items()}
-
     metrics = fit_pairs(
         rm.parameters(),
-        loss_fn,
+        lambda indices: pair_loss(rm, batch, indices),
         train,
         epochs=config.epochs,
         batch_size=config.batch_size,

@@ -28,6 +28,8 @@ from prefrl.lm.task import SentimentTask
 logger = logging.getLogger(__name__)
 
 DEFAULT_CACHE = Path("runs/.cache/lm-sft")
+# Part of the cache key: raised whenever the embedded model or its training changes in a way configs do not show.
+_CACHE_VERSION = 2
 # Each demonstration is seen about this many times over an SFT run: fewer demonstrations to generate, and
 # still many more than the tiny model can memorize.
 _DEMOS_PER_ROW = 4
@@ -93,7 +95,7 @@ def default_sft_model(
     progress: bool = False,
 ) -> LanguageModel:
     """π_SFT of the embedded task: loaded from ``cache/<key>`` when there, else trained (minutes) and saved."""
-    settings = {"model": to_dict(model), "task": to_dict(task), "sft": to_dict(sft)}
+    settings = {"version": _CACHE_VERSION, "model": to_dict(model), "task": to_dict(task), "sft": to_dict(sft)}
     key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
     folder = Path(cache) / key
     if (folder / "config.json").is_file():

@@ -56,3 +56,14 @@ def test_frontier_writes_points_best_of_n_and_a_plot(sft_folder, tmp_path) -> No
 def test_bad_options_exit_2_with_a_clear_message(args, message, tmp_path, capsys) -> None:
     assert main([*args, "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sft_trains_the_embedded_model_into_a_loadable_folder(tmp_path) -> None:
+    out = tmp_path / "sft"
+    args = ["lm", "sft", "--out", str(out), "--sft-steps", "3", "--model-n-layer", "1", "--model-n-embd", "16",
+            "--model-n-head", "2", "--task-eval-prompts", "4", "--no-progress"]
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert {"reward_sft", "loss", "wall_time_s"} <= set(summary)
+    assert load_pretrained(out / "model").model.config.n_embd == 16
+    assert json.loads((out / "config.json").read_text())["sft"]["steps"] == 3

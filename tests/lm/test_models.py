@@ -38,3 +38,29 @@ def test_copy_is_independent(tiny_lm) -> None:
 def test_missing_folder_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match="save_pretrained"):
         load_pretrained(tmp_path / "nothing-here")
+
+
+def test_another_architecture_from_a_local_folder_works_end_to_end(tiny_lm, tmp_path) -> None:
+    """Nothing is GPT-2 specific: a tiny Llama saved locally generates and scores like the embedded model."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from prefrl.lm.batching import encode
+    from prefrl.lm.generation import generate
+    from prefrl.lm.logprobs import sequence_logprobs
+    from prefrl.lm.models import LanguageModel
+
+    tok = tiny_lm.tokenizer
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=24,
+                         pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)
+    torch.manual_seed(0)
+    folder = LanguageModel(LlamaForCausalLM(config), tok).save(tmp_path / "llama")
+    llama = load_pretrained(folder)
+    assert llama.context_length == 24
+    generation = generate(llama, ["praise the movie", "complain about the old food"], 4, greedy=True)
+    assert generation.batch.response_mask.sum() >= 2
+    batch = encode(tok, ["praise the movie"], ["good and nice"], 24)
+    ids = batch.input_ids  # no padding in a single row
+    log_probs = torch.log_softmax(llama.model(ids).logits[0], -1)
+    expected = sum(log_probs[t - 1, ids[0, t]] for t in range(batch.prompt_width, ids.shape[1]))
+    torch.testing.assert_close(sequence_logprobs(llama.model, batch)[0], expected, rtol=1e-5, atol=1e-5)
