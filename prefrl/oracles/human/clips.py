@@ -227,10 +227,13 @@ class ClipLibrary:
             for path, segment in zip(paths, segments):
                 job = self._jobs.get(path)
                 if job is not None and job.done() and job.exception() is not None:
+                    if comparison.id not in self.failures:  # once, not at every poll of the page
+                        logger.error("Cannot render clip %s: %s", path.name, job.exception())
                     self.failures[comparison.id] = f"rendering failed: {job.exception()}"
-                    logger.error("Cannot render clip %s: %s", path.name, job.exception())
                     continue
-                if job is None and not path.is_file():
+                if job is not None and job.done():
+                    del self._jobs[path]  # finished: its file is on disk, the future is no longer needed
+                elif job is None and not path.is_file():
                     self._jobs[path] = self._executor().submit(_render_clip, self.env_id, segment.render_states, str(path))
         return False
 
