@@ -34,7 +34,9 @@ def _value_type(annotation: str) -> Any:
     return _PARSERS[base]
 
 
-def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, only: Sequence[str] | None = None) -> None:
+def _add_config_options(
+    parser: argparse.ArgumentParser, config_cls: type, only: Sequence[str] | None = None, preset: bool = True
+) -> None:
     group = parser.add_argument_group(config_cls.__name__, (config_cls.__doc__ or "").strip().splitlines()[0])
     prefix = _PREFIXES.get(config_cls, "")
     for f in fields(config_cls):
@@ -44,7 +46,7 @@ def _add_config_options(parser: argparse.ArgumentParser, config_cls: type, only:
             continue
         flag = "--" + prefix + f.name.replace("_", "-")
         default = f.default if f.default is not MISSING else None
-        help_text = f"{f.metadata['help']} (default: preset, else {default!r})"
+        help_text = f"{f.metadata['help']} (default: {'preset, else ' if preset else ''}{default!r})"
         if str(f.type) == "bool":
             group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         else:
@@ -122,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Experiments: {', '.join(available_sweeps())}, or the path of a .toml definition.",
     )
     experiment.add_argument("name", help="Experiment name, or a .toml definition path.")
-    _add_config_options(experiment, ExperimentConfig)
+    _add_config_options(experiment, ExperimentConfig, preset=False)
     add_lm_parser(commands)
     return parser
 

@@ -82,10 +82,14 @@ def run_cell(cell: Cell, options: Mapping[str, Any], root: str) -> str:
     folder.mkdir(parents=True)
     (folder / CELL_FILE).write_text(json.dumps(_cell_record(cell, options), indent=2) + "\n")
     config = cell_config(cell, options, folder)
-    if cell.is_baseline:
-        run_baseline(config.run, progress=False)
-    else:
-        PreferenceRL(config, progress=False).learn()
+    try:
+        if cell.is_baseline:
+            run_baseline(config.run, progress=False)
+        else:
+            PreferenceRL(config, progress=False).learn()
+    except Exception as error:  # name the cell: a worker's traceback alone does not say which one failed
+        raise RuntimeError(f"cell {cell.name} failed in {folder}: {error!r}") from error
+    logger.info("cell %s done", cell.name)
     return str(folder)
 
 
@@ -147,7 +151,7 @@ def run_sweep(
     """
     if workers < 1:
         raise ValueError(f"workers={workers} is not allowed: use 1 or more worker processes.")
-    root = Path(root)
+    root = Path(root).resolve()  # absolute: a Ray worker need not share this process's working directory
     for cell in sweep.cells:  # every config is checked before the first run starts
         cell_config(cell, sweep.options)
     pending = [cell for cell in sweep.cells if not is_complete(root, cell, sweep.options)]

@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from prefrl.results import CellResult, baseline_returns, load_results, mean_se, random_returns, scores  # noqa: E402
-from prefrl.reward_samples import POLICY, reward_samples  # noqa: E402
+from prefrl.reward_samples import POLICY, RANDOM, reward_samples  # noqa: E402
 from prefrl.runs import RunFolder, read_metrics  # noqa: E402
 from prefrl.sweep import Cell  # noqa: E402
 
@@ -32,6 +32,7 @@ PREFERENCE_COLOUR = "tab:blue"
 # Colours of the non-reference values of an ablated setting, in order (the reference value is blue).
 _ALTERNATIVE_COLOURS = ("tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink")
 FORMATS = ("png", "svg")
+_SAMPLE_SOURCES = {POLICY: ("policy's states", PREFERENCE_COLOUR), RANDOM: ("random actions", RANDOM_COLOUR)}
 # Settings an ablation varies, with the axis wording; every other setting is held at its Cell default.
 ABLATIONS: dict[str, str] = {
     "mistake_rate": "oracle mistake rate ε",
@@ -108,10 +109,10 @@ def _timesteps_note(results: Sequence[CellResult]) -> str:
     return "/".join(f"{s / 1000:g}k" for s in steps) + " timesteps"
 
 
-def _mean_band(axis: Any, x: np.ndarray, runs: np.ndarray, colour: str, label: str, marker: str | None = None) -> None:
+def _mean_band(axis: Any, x: np.ndarray, runs: np.ndarray, colour: Any, label: str) -> None:
     """Mean over rows of ``runs`` (S, X) with a ± standard error band (no band for one seed)."""
     mean = runs.mean(0)  # (X,)
-    axis.plot(x, mean, color=colour, label=label, marker=marker, markersize=4)
+    axis.plot(x, mean, color=colour, label=label)
     if runs.shape[0] > 1:
         se = runs.std(0, ddof=1) / math.sqrt(runs.shape[0])  # (X,)
         axis.fill_between(x, mean - se, mean + se, color=colour, alpha=0.2, linewidth=0)
@@ -263,14 +264,12 @@ def reward_scatter(run_dirs: Sequence[str | Path], stem: str | Path, episodes: i
     figure.suptitle("Learned vs true reward per step\n(training env: the reward the oracle compared)", fontsize=10)
     for axis, run_dir in zip(axes[0], run_dirs):
         samples = reward_samples(run_dir, episodes=episodes)
-        for source, label, colour in ((POLICY, "policy's states", PREFERENCE_COLOUR), (1 - POLICY, "random actions",
-                                                                                         RANDOM_COLOUR)):
-            mask = samples["source"] == source
+        for source, (label, colour) in _SAMPLE_SOURCES.items():
+            mask = samples["source"] == source  # (S,)
             axis.scatter(samples["true"][mask], samples["learned"][mask], s=6, alpha=0.4, color=colour, label=label)
         r = correlation(samples["true"], samples["learned"])
         axis.set_title(f"{Path(run_dir).name}\nPearson r = {r:.2f}", fontsize=8)
-        axis.set(xlabel="true reward per step",
-                 ylabel="learned reward r̂ (normalized)")
+        axis.set(xlabel="true reward per step", ylabel="learned reward r̂ (normalized)")
     _finish_axes(list(axes[0]))
     return save_figure(figure, stem)
 

@@ -20,3 +20,5 @@ def test_tutorial_notebook_runs(tmp_path, monkeypatch):
     assert namespace["summary"]["labels_used"] == 60
     assert (tmp_path / "cartpole" / "learning_curve.png").is_file()
     assert (tmp_path / "upright" / "summary.json").is_file()
+    assert (tmp_path / "learning_curves.png").is_file()
+    assert {p.name for p in tmp_path.glob("reward_scatter.*")} == {"reward_scatter.png", "reward_scatter.svg"}

@@ -40,23 +40,15 @@ def test_reference_settings_are_the_papers_and_ablations_hold_the_others_fixed(t
     assert not plotting._matches(uniform, reference, free="sync")
 
 
-def test_learning_curve_shows_mean_and_standard_error_over_seeds(tmp_path):
+def test_learning_curve_shows_mean_and_standard_error_over_seeds(tmp_path, monkeypatch):
     for seed, curve in enumerate(([0.0, 10.0, 20.0], [0.0, 30.0, 40.0])):
         write_cell(tmp_path, Cell(env_id="A-v0", seed=seed), curve[-1], curve=curve)
-    stem = tmp_path / "curves"
-    captured = {}
-    original = plotting._mean_band
-
-    def spy(axis, x, runs, colour, label, marker=None):
-        captured[label] = runs
-        original(axis, x, runs, colour, label, marker)
-
-    plotting._mean_band = spy
-    try:
-        plotting.learning_curves(load_results(tmp_path), stem)
-    finally:
-        plotting._mean_band = original
-    np.testing.assert_allclose(captured["PPO, true reward"], [[0, 10, 20], [0, 30, 40]])
+    drawn = {}
+    band = plotting._mean_band
+    monkeypatch.setattr(plotting, "_mean_band", lambda axis, x, runs, colour, label: drawn.update({label: runs})
+                        or band(axis, x, runs, colour, label))
+    plotting.learning_curves(load_results(tmp_path), tmp_path / "curves")
+    np.testing.assert_allclose(drawn["PPO, true reward"], [[0, 10, 20], [0, 30, 40]])  # (seeds, points)
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "curves.svg").is_file()
 
 
