@@ -41,7 +41,8 @@ def main() -> None:
     config = FrontierConfig(betas=tuple(float(b) for b in args.betas.split(",")))
     results = run_frontier(out, setup, config, progress=True)
 
-    print(f"\nSFT: reward of samples {results['sft']['reward_sampled']:.3f}, greedy {results['sft']['reward_greedy']:.3f}")
+    sft = results["sft"]
+    print(f"\nSFT: reward of samples {sft['reward_sampled']:.3f}, greedy {sft['reward_greedy']:.3f}")
     for point in results["points"]:
         print(
             f"{point['method']:>4} β={point['beta']:<5g} KL={point['kl']:6.2f}  reward: samples "

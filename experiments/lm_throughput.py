@@ -22,11 +22,11 @@ import torch
 from prefrl.lm.config import DPOConfig, RewardModelConfig
 from prefrl.lm.dpo_trainer import DPOTrainer, PairedResponses
 from prefrl.lm.loop import fit_pairs
-from prefrl.lm.pipeline import prepare
+from prefrl.lm.pipeline import Setup, prepare
 from prefrl.lm.reward_model import RewardModel, pair_loss, preference_batch
 
 
-def dpo_epoch(setup, paired: PairedResponses, config: DPOConfig) -> None:  # noqa: ANN001
+def dpo_epoch(setup: Setup, paired: PairedResponses, config: DPOConfig) -> None:
     trainer = DPOTrainer(setup.sft.copy(), setup.sft, config)
     fit_pairs(
         trainer.policy.model.parameters(),
@@ -76,7 +76,8 @@ def main() -> None:
     )
     elapsed = time.perf_counter() - start
     rm_steps = -(-len(setup.train.groups) // rm.batch_size)
-    print(f"RM:  {rm_steps} steps in {elapsed:.2f} s = {rm_steps / elapsed:.1f} steps/s, {tokens / elapsed:,.0f} tokens/s")
+    print(f"RM:  {rm_steps} steps in {elapsed:.2f} s = {rm_steps / elapsed:.1f} steps/s, "
+          f"{tokens / elapsed:,.0f} tokens/s")
 
     profiler = cProfile.Profile()
     profiler.runcall(dpo_epoch, setup, paired, dpo)

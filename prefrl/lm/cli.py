@@ -121,7 +121,9 @@ def run_lm(args: argparse.Namespace) -> int:
     try:
         from prefrl.lm import frontier, pipeline
     except ImportError as error:
-        raise ValueError(f"prefrl lm needs the 'lm' extra ({error}); install it with pip install 'prefrl[lm]'.") from None
+        raise ValueError(
+            f"prefrl lm needs the 'lm' extra ({error}); install it with pip install 'prefrl[lm]'."
+        ) from None
 
     command = args.lm_command
     configs = _configs(args, _COMMANDS[command][1])

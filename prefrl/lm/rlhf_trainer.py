@@ -9,6 +9,7 @@ score for a response that never emits ``<eos>``, and KL, clip fraction and lengt
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -47,6 +48,33 @@ class ValueHead(nn.Module):
         return self.linear(states).squeeze(-1)
 
 
+@dataclass(frozen=True)
+class Experience:
+    """One rollout and what PPO keeps fixed while it updates on it; per-token tensors are ``(B, R)``.
+
+    :param logprobs: log π_old of the sampled tokens (at the sampling temperature).
+    :param values: V_old of the states before each token.
+    :param advantages: GAE advantages, whitened over the batch's response tokens.
+    :param returns: advantages + values, the value head's regression target.
+    :param scores: ``(B,)`` reward-model score, or the fixed penalty of a response that never ended.
+    :param log_ratio: log π_old/π_ref per token; its sum over a response estimates KL(π‖π_ref) there.
+    """
+
+    rollout: Generation
+    mask: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+    scores: torch.Tensor
+    log_ratio: torch.Tensor
+
+    @property
+    def kl(self) -> float:
+        """Mean KL(π‖π_ref) estimate per response."""
+        return self.log_ratio.sum(-1).mean().item()
+
+
 class RLHFTrainer:
     """PPO on ``policy`` against ``reward_model`` with a KL penalty to ``reference``.
 
@@ -75,12 +103,14 @@ class RLHFTrainer:
             if config.target_kl is None
             else AdaptiveKLController(config.beta, config.target_kl, config.kl_horizon)
         )
-        parameters = list(policy.model.parameters()) + list(self.value_head.parameters())
-        self.optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate)
+        self.parameters = list(policy.model.parameters()) + list(self.value_head.parameters())
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=config.learning_rate)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rng = np.random.default_rng(config.seed)
 
-    def train(self, prompts: Sequence[str], *, progress: bool = False, log: MetricsLog | None = None) -> dict[str, float]:
+    def train(
+        self, prompts: Sequence[str], *, progress: bool = False, log: MetricsLog | None = None
+    ) -> dict[str, float]:
         """``iterations`` rounds of rollouts from random ``prompts`` and PPO updates; returns the last metrics."""
         metrics: dict[str, float] = {}
         bar = tqdm(range(1, self.config.iterations + 1), desc="rlhf", disable=not progress)
@@ -93,74 +123,74 @@ class RLHFTrainer:
         return metrics
 
     def iteration(self, prompts: Sequence[str]) -> dict[str, float]:
-        """One rollout of ``prompts`` and ``ppo_epochs`` passes of minibatch updates on it."""
+        """One rollout of ``prompts`` and ``ppo_epochs`` passes of minibatch updates on it; returns its metrics."""
+        experience = self.collect(prompts)
+        minibatches = -(-len(prompts) // self.config.minibatch_size)
+        ppo_metrics = [
+            self.update(experience, torch.as_tensor(rows))
+            for _ in range(self.config.ppo_epochs)
+            for rows in np.array_split(self.rng.permutation(len(prompts)), minibatches)
+        ]
+        beta = self.kl_controller.value
+        self.kl_controller.update(experience.kl, len(prompts))
+        metrics = {key: float(np.mean([m[key] for m in ppo_metrics])) for key in ppo_metrics[0]}
+        metrics.update(
+            {
+                "objective/kl": experience.kl,
+                "objective/kl_coef": beta,
+                "objective/scores": experience.scores.mean().item(),
+                "objective/rlhf_reward": (experience.scores - beta * experience.log_ratio.sum(-1)).mean().item(),
+                "response/length": experience.mask.sum(-1).mean().item(),
+                "response/ended": experience.rollout.ended.float().mean().item(),
+            }
+        )
+        if self.task is not None:
+            metrics["env/true_reward"] = float(self.task.rewards(prompts, experience.rollout.texts).mean())
+        return metrics
+
+    @torch.no_grad()
+    def collect(self, prompts: Sequence[str]) -> Experience:
+        """Sample responses and compute everything PPO holds fixed during the updates."""
         cfg = self.config
         rollout = generate(
             self.policy, prompts, self.max_new_tokens, temperature=cfg.temperature, generator=self.generator
         )
         batch, mask = rollout.batch, rollout.batch.response_mask.float()  # mask (B, R)
-        with torch.no_grad():
-            states = response_states(self.policy.model, batch)  # (B, R, H)
-            old_logprobs = token_logprobs(self.policy.model, batch, cfg.temperature, states)  # (B, R)
-            old_values = self.value_head(states) * mask  # (B, R)
-            reference_logprobs = token_logprobs(self.reference.model, batch, cfg.temperature)  # (B, R)
-            scores = self.score_rollout(rollout)  # (B,)
-            rewards, log_ratio = kl_penalized_rewards(
-                old_logprobs, reference_logprobs, scores, mask, self.kl_controller.value
-            )
-            advantages, returns = generalized_advantages(rewards, old_values, mask, cfg.gamma, cfg.gae_lambda)
-            advantages = whiten(advantages, mask)
+        states = response_states(self.policy.model, batch)  # (B, R, H)
+        logprobs = token_logprobs(self.policy.model, batch, cfg.temperature, states)  # (B, R)
+        values = self.value_head(states) * mask  # (B, R)
+        reference_logprobs = token_logprobs(self.reference.model, batch, cfg.temperature)  # (B, R)
+        scores = self.score_rollout(rollout)  # (B,)
+        rewards, log_ratio = kl_penalized_rewards(logprobs, reference_logprobs, scores, mask, self.kl_controller.value)
+        advantages, returns = generalized_advantages(rewards, values, mask, cfg.gamma, cfg.gae_lambda)
+        return Experience(rollout, mask, logprobs, values, whiten(advantages, mask), returns, scores, log_ratio)
 
-        ppo_metrics: list[dict[str, float]] = []
-        for _ in range(cfg.ppo_epochs):
-            order = self.rng.permutation(len(batch))
-            for start in range(0, len(batch), cfg.minibatch_size):
-                rows = torch.as_tensor(order[start : start + cfg.minibatch_size])
-                sub = batch.select(rows)
-                width = sub.response_ids.shape[1]  # select trims response columns no row of the minibatch uses
+    def update(self, experience: Experience, rows: torch.Tensor) -> dict[str, float]:
+        """One PPO gradient step on the responses ``rows`` of ``experience``; returns its metrics."""
+        cfg = self.config
+        sub = experience.rollout.batch.select(rows)
+        width = sub.response_ids.shape[1]  # select trims response columns no row of the minibatch uses
 
-                def take(tensor: torch.Tensor) -> torch.Tensor:
-                    return tensor[rows, :width]
+        def take(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor[rows, :width]
 
-                sub_states = response_states(self.policy.model, sub)  # (b, width, H)
-                logprobs = token_logprobs(self.policy.model, sub, cfg.temperature, sub_states)
-                values = self.value_head(sub_states)
-                loss, step_metrics = ppo_loss(
-                    logprobs,
-                    take(old_logprobs),
-                    take(advantages),
-                    values,
-                    take(old_values),
-                    take(returns),
-                    take(mask),
-                    clip_range=cfg.clip_range,
-                    value_clip_range=cfg.value_clip_range,
-                    value_coef=cfg.value_coef,
-                )
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(
-                    [p for group in self.optimizer.param_groups for p in group["params"]], cfg.max_grad_norm
-                )
-                self.optimizer.step()
-                ppo_metrics.append(step_metrics)
-
-        kl = log_ratio.sum(-1).mean().item()
-        beta = self.kl_controller.value
-        self.kl_controller.update(kl, len(batch))
-        metrics = {key: float(np.mean([m[key] for m in ppo_metrics])) for key in ppo_metrics[0]}
-        metrics.update(
-            {
-                "objective/kl": kl,
-                "objective/kl_coef": beta,
-                "objective/scores": scores.mean().item(),
-                "objective/rlhf_reward": (scores - beta * log_ratio.sum(-1)).mean().item(),
-                "response/length": mask.sum(-1).mean().item(),
-                "response/ended": rollout.ended.float().mean().item(),
-            }
+        states = response_states(self.policy.model, sub)  # (b, width, H)
+        loss, metrics = ppo_loss(
+            token_logprobs(self.policy.model, sub, cfg.temperature, states),
+            take(experience.logprobs),
+            take(experience.advantages),
+            self.value_head(states),
+            take(experience.values),
+            take(experience.returns),
+            take(experience.mask),
+            clip_range=cfg.clip_range,
+            value_clip_range=cfg.value_clip_range,
+            value_coef=cfg.value_coef,
         )
-        if self.task is not None:
-            metrics["env/true_reward"] = float(self.task.rewards(prompts, rollout.texts).mean())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(self.parameters, cfg.max_grad_norm)
+        self.optimizer.step()
         return metrics
 
     def score_rollout(self, rollout: Generation) -> torch.Tensor:

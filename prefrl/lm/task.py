@@ -32,6 +32,7 @@ POSITIVE = ("good", "great", "happy", "lovely", "nice", "bright", "warm", "fun")
 NEGATIVE = ("bad", "awful", "sad", "poor", "dull", "cold", "grim", "boring")
 NEUTRAL = ("was", "is", "the", "a", "very", "and", "it", "quite", "so", "really", "but", "too")
 
+_SENTIMENT = POSITIVE + NEGATIVE
 _POLARITY = {**{word: 1.0 for word in POSITIVE}, **{word: -1.0 for word in NEGATIVE}}
 
 # Share of sentiment words in a demonstration: enough that sampled responses differ in reward.
@@ -101,9 +102,10 @@ class SentimentTask:
 
     def _response(self, rng: np.random.Generator) -> str:
         length = int(rng.integers(2, self.config.max_response_words + 1))
-        sentiment = POSITIVE + NEGATIVE
         words = [
-            sentiment[rng.integers(len(sentiment))] if rng.random() < _SENTIMENT_SHARE else NEUTRAL[rng.integers(len(NEUTRAL))]
+            _SENTIMENT[rng.integers(len(_SENTIMENT))]
+            if rng.random() < _SENTIMENT_SHARE
+            else NEUTRAL[rng.integers(len(NEUTRAL))]
             for _ in range(length)
         ]
         return " ".join(words)
