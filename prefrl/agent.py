@@ -14,6 +14,7 @@ from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
 from prefrl.evaluation import evaluate, make_eval_env
+from prefrl.policies import policy_for
 from prefrl.runs import RunFolder
 
 _EVAL_SEED_OFFSET = 20_000  # evaluation envs never share seeds with training envs
@@ -30,9 +31,12 @@ def attach_logger(model: PPO, run: RunFolder) -> PPO:
 
 
 def make_ppo(env: VecEnv, ppo_kwargs: Mapping[str, Any], seed: int, run: RunFolder) -> PPO:
-    """SB3 PPO with an MLP policy, logging into the run folder."""
+    """SB3 PPO with the policy network its observations need (``prefrl.policies``), logging into the run folder."""
     kwargs = dict(ppo_kwargs)
-    policy = kwargs.pop("policy", "MlpPolicy")
+    policy, defaults = policy_for(env.observation_space)
+    policy = kwargs.pop("policy", policy)
+    if defaults:
+        kwargs["policy_kwargs"] = {**defaults, **kwargs.get("policy_kwargs", {})}
     try:
         model = PPO(policy, env, seed=seed, verbose=0, **kwargs)
     except TypeError as error:

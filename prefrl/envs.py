@@ -23,6 +23,8 @@ from typing import Any, Callable, SupportsFloat
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
+from prefrl.atari import ATARI_VARIANTS, register_optional_envs
+
 RewardFn = Callable[[gym.Env], float]
 """Reads the (unwrapped) env's state *after* a step and returns that step's reward."""
 
@@ -130,6 +132,8 @@ FIXED_HORIZON_VARIANTS: dict[str, str] = {
     # These already have a fixed horizon (they never terminate; only the time limit ends an episode)
     # and a dense reward: Pendulum (200 steps), HalfCheetah and Swimmer (1000), Reacher (50).
     **{env_id: env_id for env_id in ("Pendulum-v1", "HalfCheetah-v5", "Swimmer-v5", "Reacher-v5")},
+    # MinAtar (extra `atari`): the game resets underneath, nothing terminates (prefrl.atari).
+    **ATARI_VARIANTS,
 }
 """Original Gymnasium id -> the id a preference run trains in."""
 
@@ -223,12 +227,16 @@ def check_env_id(env_id: str) -> None:
     """Raise a ``ValueError`` that suggests the closest registered id when ``env_id`` is unknown.
 
     Without this, a typo surfaces as Gymnasium's ``NameNotFound`` from deep inside ``make``, after
-    the run folder and the reward net already exist.
+    the run folder and the reward net already exist. Ids of optional packages (MinAtar, the ALE) are
+    registered here on first use, or named with the package to install.
     """
     if not isinstance(env_id, str):
         raise TypeError(
             f"env_id={env_id!r} is a {type(env_id).__name__}; pass a Gymnasium id string such as 'CartPole-v1'."
         )
+    if env_id in gym.envs.registry:
+        return
+    register_optional_envs(env_id)
     if env_id in gym.envs.registry:
         return
     close = difflib.get_close_matches(env_id, list(gym.envs.registry.keys()), n=3, cutoff=0.6)

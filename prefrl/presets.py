@@ -1,6 +1,7 @@
 """Per-environment presets: PPO hyperparameters, clip length and label budget, read from ``envs/*.toml``.
 
-The numbers live in commented TOML data files (one per env, named ``<EnvId>.toml``) rather than in code,
+The numbers live in commented TOML data files (one per env, named ``<EnvId>.toml``; an id with a namespace,
+``MinAtar/Breakout-v1``, lives in a subfolder: ``MinAtar/Breakout-v1.toml``) rather than in code,
 so that each can say where it came from and a user can copy one and pass it as ``--preset FILE``.
 """
 
@@ -73,8 +74,8 @@ class Preset:
 
 
 def available_presets() -> list[str]:
-    """Env ids that have a preset file in :data:`PRESET_DIR`, sorted."""
-    return sorted(path.stem for path in PRESET_DIR.glob("*.toml"))
+    """Env ids that have a preset file in :data:`PRESET_DIR` (namespaced ids in subfolders), sorted."""
+    return sorted(path.relative_to(PRESET_DIR).with_suffix("").as_posix() for path in PRESET_DIR.rglob("*.toml"))
 
 
 def load_preset(env_id: str, path: str | Path | None = None) -> Preset:

@@ -8,6 +8,8 @@ built to never lose one:
 - the segments a comparison refers to are stored with it (observations, actions and the true reward),
   so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, the
   simulator states that let a clip be rendered later, even by another process once the run has stopped;
+  image observations (``uint8``/``bool`` frames) are zlib-compressed, so a run on pixels keeps its every
+  clip in a file of bounded, modest size (:meth:`ComparisonStore.bytes_per_segment` reports it);
 - :meth:`ComparisonStore.answer` is atomic and first-writer-wins, because a web server answers queries
   from several threads (and a person may double-click): exactly one label per query;
 - the file carries a schema version and is checked on open, so a foreign, corrupt or newer file fails
@@ -22,6 +24,7 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +45,19 @@ __all__ = [
     "UnknownQueryError",
 ]
 
-SCHEMA_VERSION = 2
-"""Bumped whenever the tables change; a store written by a newer prefrl is refused rather than misread, and an
-older one is upgraded in place when opened (version 2 added ``segments.render_states``)."""
+SCHEMA_VERSION = 3
+"""Bumped whenever the tables or their encoding change; a store written by a newer prefrl is refused rather than
+misread, and an older one is upgraded in place when opened (version 2 added ``segments.render_states``; version 3
+may hold zlib-compressed ``segments.obs`` blobs, which older versions cannot read)."""
 
 # How long a writer waits for another process or connection holding the write lock (a web server and a
 # trainer may share the file). Long, because giving up would drop a label; writes themselves take ms.
 _BUSY_TIMEOUT_MS = 30_000
+
+# Marks a zlib-compressed .npy blob. A plain one starts with numpy's magic b"\x93NUMPY", so blobs written before
+# compression existed still load. Frames compress well (MinAtar's sparse object grids, Atari's flat backgrounds).
+_COMPRESSED = b"prefrl-zlib:"
+_PIXEL_DTYPES = (np.uint8, np.bool_)
 
 # Keys the store manages itself; ``set_meta`` refuses them so the version check cannot be defeated.
 _RESERVED_META = frozenset({"schema_version", "created_at"})
@@ -60,7 +69,7 @@ CREATE TABLE meta (
 );
 CREATE TABLE segments (
     id           INTEGER PRIMARY KEY,
-    obs          BLOB    NOT NULL,   -- .npy bytes, (T, *obs_shape)
+    obs          BLOB    NOT NULL,   -- .npy bytes, (T, *obs_shape), frames as _COMPRESSED + zlib(.npy bytes)
     actions      BLOB    NOT NULL,   -- .npy bytes, (T, *act_shape)
     true_rewards BLOB    NOT NULL,   -- .npy bytes, (T,)
     env_index    INTEGER NOT NULL,
@@ -272,17 +281,19 @@ class ComparisonStore:
         if version < 1:
             raise StoreError(f"{where} has an invalid schema_version {version}; restore it from a backup.")
         if version < SCHEMA_VERSION:
-            self._upgrade(conn, version)
+            self._upgrade(conn)
 
     @staticmethod
-    def _upgrade(conn: sqlite3.Connection, version: int) -> None:
+    def _upgrade(conn: sqlite3.Connection) -> None:
         """Bring an older store up to :data:`SCHEMA_VERSION` in one transaction; its labels are untouched."""
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have upgraded the file meanwhile.
-            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if int(row[0]) == 1 == version:
-                conn.execute("ALTER TABLE segments ADD COLUMN render_states BLOB")
+            current = int(conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+            if current < SCHEMA_VERSION:
+                if current < 2:
+                    conn.execute("ALTER TABLE segments ADD COLUMN render_states BLOB")
+                # 2 -> 3 changes no table: new obs blobs may be compressed, so only the version moves on.
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
@@ -531,6 +542,18 @@ class ComparisonStore:
         result.update({label.value: by_label.get(label.value, 0) for label in Label})
         return result
 
+    def bytes_per_segment(self) -> float:
+        """Mean size of a stored segment (observations, actions, rewards, render states) in bytes; NaN when empty.
+
+        What a run's store grows by per clip asked about: the figure to watch on pixels.
+        """
+        with self._locked() as conn:
+            count, total = conn.execute(
+                "SELECT COUNT(*), SUM(LENGTH(obs) + LENGTH(actions) + LENGTH(true_rewards) "
+                "+ IFNULL(LENGTH(render_states), 0)) FROM segments"
+            ).fetchone()
+        return total / count if count else float("nan")
+
     def _fetch(self, sql: str, params: tuple[int, ...]) -> list[Comparison]:
         with self._locked() as conn:
             rows = conn.execute(sql, params).fetchall()
@@ -579,24 +602,26 @@ def _check_annotator(annotator: str | None) -> None:
         raise TypeError(f"annotator={annotator!r} must be a str or None.")
 
 
-def _to_npy(array: np.ndarray, what: str) -> bytes:
+def _to_npy(array: np.ndarray, what: str, compress: bool = False) -> bytes:
     buffer = io.BytesIO()
     try:
         # allow_pickle=False: the store must never hold pickles, which would run code when loaded.
         np.save(buffer, np.asarray(array), allow_pickle=False)
     except ValueError as error:
         raise ValueError(f"{what} cannot be stored ({error}); use a numeric array.") from None
-    return buffer.getvalue()
+    return _COMPRESSED + zlib.compress(buffer.getvalue()) if compress else buffer.getvalue()
 
 
 def _from_npy(blob: bytes) -> np.ndarray:
+    if blob.startswith(_COMPRESSED):
+        blob = zlib.decompress(blob[len(_COMPRESSED) :])
     return np.load(io.BytesIO(blob), allow_pickle=False)
 
 
 def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, int, int, bytes | None]:
     states = segment.render_states
     return (
-        _to_npy(segment.obs, f"{what}.obs"),
+        _to_npy(segment.obs, f"{what}.obs", compress=np.asarray(segment.obs).dtype in _PIXEL_DTYPES),
         _to_npy(segment.actions, f"{what}.actions"),
         _to_npy(segment.true_rewards, f"{what}.true_rewards"),
         int(segment.env_index),

@@ -329,6 +329,7 @@ class PreferenceRL:
                     "label_counts": {k: counts[k] for k in ("left", "right", "equal", "cant_tell")},
                     "reward_accuracy": preference.fit_metrics.get("reward/val_accuracy", math.nan),
                     "reward_fits": preference.fits,
+                    "bytes_per_segment": store.bytes_per_segment(),
                     "warmup_steps": warmup_steps,
                     "sync": run_cfg.sync,
                 },

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import random
 import shutil
@@ -370,9 +371,56 @@ def test_a_version_1_store_is_upgraded_in_place_with_its_labels(tmp_path: Path) 
     conn.commit()
     conn.close()
     with ComparisonStore(path, create=False) as store:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "2"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
         assert store.get(ids[0]).label is Label.RIGHT
         assert store.get(ids[1]).left.render_states is None
+
+
+def frame_segment(rng: np.random.Generator, dtype: type, shape: tuple[int, ...], length: int = 25) -> Segment:
+    """A clip of sparse frames, like MinAtar's object grids (bool) or Atari's mostly flat screens (uint8)."""
+    obs = (rng.random((length, *shape)) < 0.05) * (1 if dtype is bool else rng.integers(1, 256, (length, *shape)))
+    return Segment(obs.astype(dtype), rng.integers(0, 3, length), rng.normal(size=length))
+
+
+@pytest.mark.parametrize("dtype, shape", [(bool, (10, 10, 4)), (np.uint8, (84, 84, 4)), (np.uint8, (4, 84, 84))])
+def test_frames_round_trip_bit_exactly_and_compressed(store: ComparisonStore, dtype: type, shape: tuple) -> None:
+    rng = np.random.default_rng(0)
+    pairs = [(frame_segment(rng, dtype, shape), frame_segment(rng, dtype, shape)) for _ in range(3)]
+    ids = store.add_queries(pairs, oracle="synthetic", timestep=0)
+    for comparison_id, (left, right) in zip(ids, pairs):
+        got = store.get(comparison_id)
+        assert_same_segment(got.left, left)
+        assert_same_segment(got.right, right)
+    raw_bytes = pairs[0][0].obs.nbytes
+    assert store.bytes_per_segment() < raw_bytes / 3  # 5% of pixels lit: zlib keeps far less than the raw frames
+
+
+def test_a_version_2_store_keeps_its_plain_blobs_and_gains_compressed_ones(tmp_path: Path) -> None:
+    path = tmp_path / "comparisons.sqlite"
+    rng = np.random.default_rng(1)
+    old_pair = (frame_segment(rng, np.uint8, (10, 10, 3)), frame_segment(rng, np.uint8, (10, 10, 3)))
+    with ComparisonStore(path) as store:
+        old_id = store.add_queries([old_pair], oracle="synthetic", timestep=0)[0]
+    # What schema 2 wrote: plain .npy blobs for frames too.
+    conn = sqlite3.connect(path)
+    for index, segment in enumerate(old_pair, start=1):
+        conn.execute("UPDATE segments SET obs = ? WHERE id = ?", (npy_bytes(segment.obs), index))
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    new_pair = (frame_segment(rng, np.uint8, (10, 10, 3)), frame_segment(rng, np.uint8, (10, 10, 3)))
+    with ComparisonStore(path, create=False) as store:
+        assert store.get_meta("schema_version") == "3"
+        new_id = store.add_queries([new_pair], oracle="synthetic", timestep=1)[0]
+        for comparison_id, (left, right) in ((old_id, old_pair), (new_id, new_pair)):
+            assert_same_segment(store.get(comparison_id).left, left)
+            assert_same_segment(store.get(comparison_id).right, right)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def test_render_states_must_match_the_segment_length() -> None:

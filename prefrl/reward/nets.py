@@ -1,8 +1,11 @@
-"""The reward model r̂(o, a): an ensemble of MLPs evaluated as one batched op.
+"""The reward model r̂(o, a): an ensemble of MLPs evaluated as one batched op, with a CNN trunk for images.
 
 Christiano et al. 2017 (§2.2.1) fit an ensemble of predictors and reward the policy with their mean,
 normalized. Here all members' weights are stacked into ``(N, in, out)`` tensors, so the whole ensemble is
 three batched matmuls instead of a Python loop over members (a loop cost PPO 11% of its wall time, DESIGN.md).
+Image observations (``prefrl.images``) first pass through a convolutional trunk, one per member, run as one
+grouped op (``prefrl.reward.cnn``); the action is appended to the conv features and the same stacked MLP head
+follows, as in the paper's Atari predictor (appendix A.2). The observation space alone decides which.
 
 This module does forward on tensors and predict on arrays, nothing else: fitting lives in ``trainer.py``.
 """
@@ -16,6 +19,9 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from torch import nn
+
+from prefrl.images import image_layout
+from prefrl.reward.cnn import ConvEnsembleTrunk
 
 
 def space_width(space: spaces.Space, role: str) -> int:
@@ -42,7 +48,12 @@ def _encode(values: torch.Tensor, space: spaces.Space, batch: int) -> torch.Tens
 class RewardEnsemble(nn.Module):
     """N reward MLPs over (observation, action) features, run in one batched op.
 
-    :param observation_space: the env's observation space (Box or Discrete).
+    For image observations each member is a CNN: :attr:`trunk` turns the frames into per-member features, and
+    the MLP (``hidden_sizes``, the paper's 64 units) reads those plus the action. The trunk has batch norm and
+    dropout, so the model stays in eval mode (set here) except while :class:`~prefrl.reward.trainer.RewardTrainer`
+    takes gradient steps.
+
+    :param observation_space: the env's observation space (Box, Discrete, or an image Box: ``prefrl.images``).
     :param action_space: the env's action space (Box or Discrete).
     :param ensemble_size: number of members (the paper's ensemble; disagreement selection needs >= 2).
     :param hidden_sizes: hidden widths of every member.
@@ -61,8 +72,14 @@ class RewardEnsemble(nn.Module):
         self.observation_space = observation_space
         self.action_space = action_space
         self.ensemble_size = int(ensemble_size)
-        self.in_features = space_width(observation_space, "observation") + space_width(action_space, "action")
-        widths = [self.in_features, *[int(h) for h in hidden_sizes], 1]
+        layout = image_layout(observation_space)
+        self.trunk = None if layout is None else ConvEnsembleTrunk(layout, self.ensemble_size, generator)
+        # What `features` returns: the flat observation and the action, or only the action when a trunk reads
+        # the frames (standardizing pixels one by one would break the convolutions' translation invariance).
+        obs_width = space_width(observation_space, "observation") if self.trunk is None else 0
+        self.in_features = obs_width + space_width(action_space, "action")
+        head_width = self.in_features + (0 if self.trunk is None else self.trunk.out_features)
+        widths = [head_width, *[int(h) for h in hidden_sizes], 1]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
@@ -87,20 +104,30 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("reward_scale", torch.ones(()))
         # Every tensor the NumPy inference copy depends on; in-place updates bump their version counters.
         self._versioned = (*self.parameters(), *self.buffers())
+        self.eval()
 
     def features(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
-        """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``."""
+        """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``.
+
+        With a conv trunk these are the action's features only; the trunk reads the frames.
+        """
         batch = obs.shape[0]
-        obs_features = _encode(obs, self.observation_space, batch)
         act_features = _encode(actions, self.action_space, batch)
         if isinstance(self.action_space, spaces.Box):
             act_features = torch.clamp(act_features, self.action_low, self.action_high)
-        joined = torch.cat([obs_features, act_features], dim=-1)  # (B, in)
+        joined = act_features
+        if self.trunk is None:
+            joined = torch.cat([_encode(obs, self.observation_space, batch), act_features], dim=-1)  # (B, in)
         return (joined - self.input_mean) / self.input_std
 
-    def member_rewards(self, features: torch.Tensor) -> torch.Tensor:
-        """Raw reward of every member for standardized features ``(B, in)`` -> ``(N, B)``."""
+    def member_rewards(self, features: torch.Tensor, conv_features: torch.Tensor | None = None) -> torch.Tensor:
+        """Raw reward of every member for standardized features ``(B, in)`` -> ``(N, B)``.
+
+        :param conv_features: the trunk's output ``(N, B, conv)`` for image observations, read before ``features``.
+        """
         hidden = features.unsqueeze(0).expand(self.ensemble_size, -1, -1)  # (N, B, in)
+        if conv_features is not None:
+            hidden = torch.cat([conv_features, hidden], dim=-1)  # (N, B, conv + in)
         last = len(self._layers) - 1
         for layer, (weight, bias) in enumerate(self._layers):
             hidden = torch.baddbmm(bias, hidden, weight)  # (N, B, out)
@@ -114,7 +141,8 @@ class RewardEnsemble(nn.Module):
         lead = obs.shape[: obs.dim() - len(obs_shape)]
         flat_obs = obs.reshape(-1, *obs_shape)  # (B, *obs_shape)
         flat_actions = actions.reshape(flat_obs.shape[0], -1)  # (B, act) or (B, 1) for Discrete
-        rewards = self.member_rewards(self.features(flat_obs, flat_actions))  # (N, B)
+        conv_features = None if self.trunk is None else self.trunk(flat_obs)  # (N, B, conv)
+        rewards = self.member_rewards(self.features(flat_obs, flat_actions), conv_features)  # (N, B)
         return rewards.reshape(self.ensemble_size, *lead)
 
     def normalized(self, member_rewards: torch.Tensor) -> torch.Tensor:
@@ -137,8 +165,11 @@ class RewardEnsemble(nn.Module):
         Runs in NumPy on a cached copy of the weights: called once per env step on a handful of rows,
         where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over.
         The cache is keyed on the tensors' version counters, so any in-place update (an optimizer step,
-        ``load_state_dict``) invalidates it.
+        ``load_state_dict``) invalidates it. Convolutions have no such NumPy twin: with a trunk this runs in
+        torch (in eval mode: running batch-norm statistics, no dropout), once for all envs of a step.
         """
+        if self.trunk is not None:
+            return self.torch_predict(obs, actions).astype(np.float32)
         layers, mean, std, shift, scale = self._numpy_weights()
         obs_shape = self.observation_space.shape or ()
         obs = np.asarray(obs)

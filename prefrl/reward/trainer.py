@@ -61,11 +61,15 @@ def is_held_out(comparison_id: int, validation_fraction: float) -> bool:
 
 
 def to_batch(comparisons: Sequence[LabelledPair]) -> PairBatch:
-    """Stack trainable comparisons (``CANT_TELL`` and pending ones are the caller's to drop) into tensors."""
+    """Stack trainable comparisons (``CANT_TELL`` and pending ones are the caller's to drop) into tensors.
+
+    Frames (``uint8``/``bool``) keep their dtype, a quarter of float32's memory; the net scales each minibatch.
+    """
     obs = np.stack([np.stack([c.left.obs, c.right.obs]) for c in comparisons])  # (P, 2, T, *obs)
     actions = np.stack([np.stack([c.left.actions, c.right.actions]) for c in comparisons])  # (P, 2, T, *act)
     mu = np.array([c.label.prefer_left_prob for c in comparisons], dtype=np.float32)  # (P,)
-    return PairBatch(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions), torch.as_tensor(mu))
+    obs_tensor = torch.as_tensor(obs) if obs.dtype in (np.uint8, np.bool_) else torch.as_tensor(obs, dtype=torch.float32)
+    return PairBatch(obs_tensor, torch.as_tensor(actions), torch.as_tensor(mu))
 
 
 def member_returns(model: RewardEnsemble, batch: PairBatch) -> torch.Tensor:
@@ -161,7 +165,17 @@ class RewardTrainer:
         return sum(weight.pow(2).sum() for weight in self.model.weights) / self.model.ensemble_size
 
     def _train(self, train: PairBatch, val: PairBatch | None) -> int:
-        """Minibatch Adam with per-member bootstrap weights; stops when held-out loss stops improving."""
+        """Minibatch Adam with per-member bootstrap weights; stops when held-out loss stops improving.
+
+        Gradient steps run in training mode (batch norm on batch statistics, dropout on: the paper's Atari
+        predictor) and held-out loss in eval mode, the mode the model is left in and predicts in.
+        """
+        try:
+            return self._train_epochs(train, val)
+        finally:
+            self.model.eval()
+
+    def _train_epochs(self, train: PairBatch, val: PairBatch | None) -> int:
         n_members, n_pairs = self.model.ensemble_size, len(train)
         counts = self.rng.poisson(1.0, size=(n_members, n_pairs)).astype(np.float32)  # (N, P) bootstrap
         counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
@@ -174,6 +188,7 @@ class RewardTrainer:
         order = np.empty(0, dtype=np.int64)
         epoch = 0
         for epoch in range(1, max_epochs + 1):
+            self.model.train()
             for _ in range(steps_per_epoch):
                 if len(order) < min(self.config.batch_size, n_pairs):
                     order = np.concatenate([order, self.rng.permutation(n_pairs)])
@@ -186,6 +201,7 @@ class RewardTrainer:
                 self.optimizer.step()
             if val is None:
                 continue
+            self.model.eval()
             with torch.no_grad():
                 val_loss, _ = self._loss(val, None)
             if float(val_loss) < best_loss - 1e-6:

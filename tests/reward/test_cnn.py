@@ -1,0 +1,98 @@
+"""The reward ensemble on pixels: shapes for stacked and unstacked frames, members independent in one op,
+batch norm and dropout only while fitting, and a fit that learns a pixel reward."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from gymnasium import spaces
+
+from prefrl.config import RewardConfig
+from prefrl.reward.cnn import PAPER_LAYERS, SMALL_LAYERS, conv_layers_for
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.trainer import RewardTrainer
+from prefrl.types import Label, Segment
+
+SPACES = {
+    "minatar": spaces.Box(0, 1, (10, 10, 4), bool),  # one frame, object channels last
+    "atari stacked, channels last": spaces.Box(0, 255, (84, 84, 4), np.uint8),  # VecFrameStack
+    "atari stacked, channels first": spaces.Box(0, 255, (4, 84, 84), np.uint8),  # VecTransposeImage
+    "atari one frame": spaces.Box(0, 255, (84, 84, 1), np.uint8),
+}
+
+
+def frames(space: spaces.Box, lead: tuple[int, ...], seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    high = 2 if space.dtype == np.bool_ else 256
+    return rng.integers(0, high, size=(*lead, *space.shape)).astype(space.dtype)
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_shapes_for_stacked_and_unstacked_frames(name: str) -> None:
+    space = SPACES[name]
+    model = RewardEnsemble(space, spaces.Discrete(3), ensemble_size=3, hidden_sizes=(64,))
+    assert model.trunk is not None and not model.training
+    side = 8 if name == "minatar" else 7  # MinAtar: 10 -> 8 (one 3×3 layer); Atari: 84 -> 26 -> 11 -> 9 -> 7
+    assert model.trunk.out_features == 16 * side * side
+    obs, actions = frames(space, (2, 5)), np.random.default_rng(1).integers(0, 3, (2, 5))
+    assert model(torch.as_tensor(obs), torch.as_tensor(actions)).shape == (3, 2, 5)  # (N, *lead)
+    assert model.predict(obs, actions).shape == (2, 5)
+    assert model.features(torch.as_tensor(obs[0]), torch.as_tensor(actions[0])).shape == (5, 3)  # the action only
+
+
+def test_the_paper_stack_where_it_fits_else_the_small_one() -> None:
+    assert conv_layers_for(84, 84) == PAPER_LAYERS
+    assert conv_layers_for(43, 50) == PAPER_LAYERS  # the smallest input the paper's stack leaves 1×1 of
+    assert conv_layers_for(42, 84) == SMALL_LAYERS == conv_layers_for(10, 10)
+    with pytest.raises(ValueError, match="2×2 pixels is too small.*FlattenObservation"):
+        conv_layers_for(2, 2)
+
+
+def test_members_are_independent_in_one_batched_op() -> None:
+    space = SPACES["minatar"]
+    model = RewardEnsemble(space, spaces.Discrete(3), ensemble_size=3, hidden_sizes=(8,))
+    obs, actions = torch.as_tensor(frames(space, (6,))), torch.zeros(6, dtype=torch.long)
+    before = model(obs, actions)
+    with torch.no_grad():
+        model.trunk.layers[0].weight[16:32] += 1.0  # member 1's filters of the shared first convolution
+        model.trunk.layers[1].running_mean[16:32] += 1.0  # and its batch-norm statistics
+    after = model(obs, actions)
+    assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])
+    assert not torch.allclose(before[1], after[1])
+
+
+def test_predict_uses_running_statistics_and_no_dropout() -> None:
+    space = SPACES["minatar"]
+    model = RewardEnsemble(space, spaces.Discrete(3), ensemble_size=2, hidden_sizes=(8,))
+    obs, actions = frames(space, (4,)), np.zeros(4, dtype=np.int64)
+    first = model.predict(obs, actions)
+    np.testing.assert_array_equal(first, model.predict(obs, actions))  # eval mode: deterministic
+    np.testing.assert_array_equal(first[:1], model.predict(obs[:1], actions[:1]))  # and independent of the batch
+    model.train()
+    assert not torch.equal(model(torch.as_tensor(obs), torch.as_tensor(actions)),
+                           model(torch.as_tensor(obs), torch.as_tensor(actions)))  # dropout while training
+
+
+def test_fit_learns_a_pixel_reward_and_leaves_eval_mode() -> None:
+    """True reward: how many pixels of the first channel are lit (bricks left, say); the second is a distractor."""
+    space = SPACES["minatar"]
+    rng = np.random.default_rng(0)
+
+    def clip() -> Segment:
+        obs = rng.random((10, *space.shape)) < 0.1
+        obs[..., 0] = rng.random((10, 10, 10)) < rng.uniform(0.0, 0.3)  # clips differ in how much channel 0 is lit
+        return Segment(obs, rng.integers(0, 3, 10), obs[..., 0].sum((1, 2)).astype(float))
+
+    class Pair:
+        def __init__(self, index: int) -> None:
+            self.id, self.left, self.right = index, clip(), clip()
+            self.label = Label.LEFT if self.left.true_return > self.right.true_return else Label.RIGHT
+
+    comparisons = [pair for pair in map(Pair, range(1, 200)) if pair.left.true_return != pair.right.true_return]
+    model = RewardEnsemble(space, spaces.Discrete(3), ensemble_size=2, hidden_sizes=(64,),
+                           generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)  # dropout
+    metrics = RewardTrainer(model, RewardConfig(max_epochs=10, batch_size=32), rng=0).fit(comparisons)
+    assert not model.training
+    assert metrics.val_accuracy >= 0.8
