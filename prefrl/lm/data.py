@@ -10,13 +10,14 @@ no overfitting from the correlated pairs of a prompt spread over an epoch. Each 
 
 from __future__ import annotations
 
-import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
+
+from prefrl.ranking import ranking_pairs
 
 FIELDS = ("prompt", "chosen", "rejected")
 
@@ -48,16 +49,14 @@ class PreferenceRecord:
 
 
 def expand_ranking(prompt: str, ranked: Sequence[str], group: int = 0) -> list[PreferenceRecord]:
-    """All C(K,2) pairs of a ranking, best first: ``ranked[i]`` is chosen over ``ranked[j]`` for i < j."""
-    if isinstance(ranked, str) or len(ranked) < 2:
+    """All C(K,2) pairs of a ranking, best first: ``ranked[i]`` is chosen over ``ranked[j]`` for i < j.
+
+    The same expansion (:func:`prefrl.ranking.ranking_pairs`) turns a ranking of clips on the labelling page
+    into pairwise labels, so control and language models read a ranking alike.
+    """
+    if isinstance(ranked, str):
         raise ValueError(f"ranked={ranked!r} is not a ranking; pass a list of 2 or more responses, best first.")
-    duplicates = sorted({text for text in ranked if list(ranked).count(text) > 1})
-    if duplicates:
-        raise ValueError(
-            f"ranked holds the same response more than once ({duplicates[0][:60]!r}); a ranking orders distinct "
-            "responses. Remove duplicates (or merge tied responses) first."
-        )
-    return [PreferenceRecord(prompt, better, worse, group) for better, worse in itertools.combinations(ranked, 2)]
+    return [PreferenceRecord(prompt, better, worse, group) for better, worse in ranking_pairs(list(ranked))]
 
 
 def records_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[PreferenceRecord]:

@@ -64,7 +64,7 @@ def test_jsonl_loads_with_the_datasets_library(tmp_path) -> None:
         (lambda: PreferenceRecord("praise the day", "good", "good"), ValueError, "same text"),
         (lambda: PreferenceRecord("praise the day", "good", None), TypeError, "rejected=None"),
         (lambda: expand_ranking("praise the day", ["good", "bad", "good"]), ValueError, "more than once"),
-        (lambda: expand_ranking("praise the day", ["good"]), ValueError, "2 or more responses"),
+        (lambda: expand_ranking("praise the day", ["good"]), ValueError, "2 or more items"),
         (lambda: records_from_rows([{"prompt": "p", "chosen": "a"}]), ValueError, "row 0 has no rejected"),
         (lambda: PreferenceDataset([]), ValueError, "at least one comparison"),
     ],
