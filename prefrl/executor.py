@@ -155,6 +155,9 @@ def run_sweep(
     for cell in sweep.cells:  # every config is checked before the first run starts
         cell_config(cell, sweep.options)
     pending = [cell for cell in sweep.cells if not is_complete(root, cell, sweep.options)]
+    # Longest first (cells with more labels fit more often): a long cell started last would leave the
+    # other workers idle at the end of the sweep.
+    pending.sort(key=lambda cell: -(cell.labels or 0))
     logger.info("%s: %d cells, %d complete, %d to run", sweep.name, len(sweep.cells), len(sweep.cells) - len(pending),
                 len(pending))
     if on_start is not None:

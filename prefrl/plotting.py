@@ -106,7 +106,7 @@ def _env_axes(env_ids: Sequence[str], title: str) -> tuple[Any, dict[str, Any]]:
 def _timesteps_note(results: Sequence[CellResult]) -> str:
     """``"100k timesteps"``: the budget every figure states next to the env name."""
     steps = sorted({int(r.summary.get("timesteps", 0)) for r in results})
-    return "/".join(f"{s / 1000:g}k" for s in steps) + " timesteps"
+    return "/".join(f"{round(s / 1000)}k" for s in steps) + " timesteps"
 
 
 def _mean_band(axis: Any, x: np.ndarray, runs: np.ndarray, colour: Any, label: str) -> None:
