@@ -3,6 +3,7 @@ frames, and a preference run that learns Breakout from comparisons of pixel clip
 
 from __future__ import annotations
 
+import csv
 import sys
 
 import gymnasium as gym
@@ -16,7 +17,10 @@ from prefrl.policies import SmallImageCNN, policy_for
 
 pytest.importorskip("minatar", reason="MinAtar is in the `atari` extra (pip install 'prefrl[atari]')")
 
-RANDOM_BREAKOUT_RETURN = 0.37  # mean return of uniformly random actions on MinAtar/Breakout-v1 (2043 episodes)
+# Uniformly random actions on MinAtar/Breakout-v1 (20,000 steps, 2043 games): 0.37 per game, a game every 9.8
+# steps, so 0.037 per step: 37 per 1000-step fixed-horizon episode.
+RANDOM_BREAKOUT_RETURN = 0.37
+RANDOM_BREAKOUT_RATE = 37.0
 
 
 @pytest.mark.parametrize("original_id, variant_id", sorted(ATARI_VARIANTS.items()))
@@ -93,3 +97,32 @@ def test_image_layouts() -> None:
     assert (grid.channels, grid.scale) == (6, 1.0)
     assert image_layout(gym.spaces.Box(-1, 1, (10, 10, 4))) is None  # float: not pixels
     assert image_layout(gym.spaces.Box(0, 255, (84, 84), np.uint8)) is None  # 2-D: read flat
+
+
+@pytest.mark.slow
+def test_preference_run_learns_breakout_from_pixel_clips(tmp_path) -> None:
+    """PPO paid by the CNN reward net learns Breakout from 300 noise-free comparisons of 25-step clips.
+
+    The reward is fit in the background process, as a run does by default: a `sync` run refits inline after
+    every rollout that brought labels, and on 2 busy cores its CNN fits made it far slower (measured: 120k steps
+    with 300 labels had not passed 40k steps after 4 minutes; 60k steps with 100 labels took 98 s and scored a
+    random 0.46). Fits are cheapened (16 pairs a step, patience 3). The budget is the smallest at which the runs
+    tried learned in the original game too: at 150k steps and 300 labels seed 0 scored 1.3 and seed 1 1.58 (50
+    games); at 120k and 250 labels seed 1's rate was up (58 per 1000 steps) but its deterministic score was 0.46.
+    PPO on the true reward scores 2.4 at 50k steps.
+    """
+    from prefrl.trainer import PreferenceRL, train_config
+
+    config = train_config(
+        "MinAtar/Breakout-v1", timesteps=150_000, labels=300, seed=1, batch_size=16, patience=3, max_epochs=30,
+        final_eval_episodes=50, out=str(tmp_path / "run"),
+    )
+    summary = PreferenceRL(config, progress=False).learn()
+    with open(tmp_path / "run" / "metrics.csv") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    assert summary["labels_used"] == 300
+    # Games of the original env, deterministic policy: the score that counts.
+    assert summary["final_true_return"] >= 2 * RANDOM_BREAKOUT_RETURN
+    # True reward per 1000 steps of the training env over its last 20 episodes: less noisy than 50 short games.
+    assert float(last["train_true_return"]) >= 1.3 * RANDOM_BREAKOUT_RATE
+    assert summary["bytes_per_segment"] < 2000  # 10,000 bytes of raw frames per clip, zlib-compressed

@@ -10,7 +10,9 @@ Measured on 2 busy cores, 800 frames of 10×10×4: a second 3×3 layer cost 1.7�
 All members run as one op, as the MLP ensemble does (``prefrl.reward.nets``): the first layer is a single
 convolution with ``N × 16`` filters (every member reads the same frames), later layers are grouped
 convolutions with one group per member, and batch norm over ``N × 16`` channels keeps statistics per member
-and filter. The fully connected head lives in ``RewardEnsemble``, which appends the action to these features.
+and filter. The fully connected head lives in ``RewardEnsemble``, which appends the action to these features;
+the trainer's adaptive L2 acts on that head, the convolutions are held back by batch norm and dropout as in
+the paper.
 """
 
 from __future__ import annotations
