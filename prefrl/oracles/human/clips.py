@@ -248,11 +248,19 @@ class ClipLibrary:
         return self.prepare(comparison)
 
     def close(self) -> None:
-        """Stop the rendering process (clips in progress are abandoned; finished files stay)."""
+        """Stop the rendering process now (clips in progress are abandoned; finished files stay)."""
         with self._lock:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
+            pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        # shutdown(wait=False) alone still lets the interpreter's exit wait for the clip being rendered, which
+        # on a busy machine kept `prefrl label` alive long after Ctrl-C; a half-written clip is only a `.part`.
+        workers = list(getattr(pool, "_processes", {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join(timeout=5)
 
     def _path(self, comparison_id: int, side: str) -> Path:
         return self.folder / f"{int(comparison_id)}-{side}.webm"
