@@ -10,9 +10,11 @@ from __future__ import annotations
 import copy
 import inspect
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from prefrl.config import RewardConfig
 
 PRESET_DIR: Path = Path(__file__).resolve().parent.parent / "envs"
 """The repository's ``envs/`` folder, which holds one ``<EnvId>.toml`` per supported env."""
@@ -47,6 +49,8 @@ class Preset:
     :param ppo: keyword arguments of ``stable_baselines3.PPO``, as written in the file.
     :param linear_schedule: ``learning_rate`` and ``clip_range`` decay linearly to 0 over training
         (the rl-zoo's ``lin_`` prefix).
+    :param reward: :class:`~prefrl.config.RewardConfig` fields for this env, as written in the file (a CNN reward
+        net on pixels needs cheaper fits than an MLP on a handful of numbers).
     """
 
     env_id: str
@@ -57,11 +61,13 @@ class Preset:
     timesteps: int
     ppo: Mapping[str, Any] = field(default_factory=dict)
     linear_schedule: bool = False
+    reward: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A private copy, so that editing the caller's dict afterwards cannot change the preset. (Not a
+        # Private copies, so that editing the caller's dict afterwards cannot change the preset. (Not a
         # MappingProxyType: that would make presets impossible to pickle or deep-copy.)
         object.__setattr__(self, "ppo", copy.deepcopy(dict(self.ppo)))
+        object.__setattr__(self, "reward", copy.deepcopy(dict(self.reward)))
 
     def ppo_kwargs(self) -> dict[str, Any]:
         """A fresh dict for ``PPO(**kwargs)``; with ``linear_schedule``, lr and clip range become schedules."""
@@ -122,6 +128,7 @@ _FIELDS: dict[str, tuple[type, bool, Callable[[Any], bool], str]] = {
     "timesteps": (int, True, lambda v: v >= 1, "an integer >= 1"),
     "ppo": (dict, False, lambda v: True, "a [ppo] table of stable_baselines3.PPO keyword arguments"),
     "linear_schedule": (bool, False, lambda v: True, "true or false"),
+    "reward": (dict, False, lambda v: True, "a [reward] table of prefrl.config.RewardConfig fields"),
 }
 
 
@@ -156,7 +163,27 @@ def _parse(data: Mapping[str, Any], file: Path) -> Preset:
                 raise ValueError(
                     f"preset file {file}: ppo.{key}={ppo[key]!r} must be a number when linear_schedule = true."
                 )
-    return Preset(**{key: data[key] for key in _FIELDS if key in data})
+    values = {key: data[key] for key in _FIELDS if key in data}
+    if "reward" in values:
+        values["reward"] = _check_reward(values["reward"], file)
+    return Preset(**values)
+
+
+def _check_reward(reward: Mapping[str, Any], file: Path) -> dict[str, Any]:
+    """Reject keys that are not RewardConfig fields, and check the values by building one; TOML arrays become tuples."""
+    accepted = {f.name for f in fields(RewardConfig)}
+    unknown = sorted(set(reward) - accepted)
+    if unknown:
+        raise ValueError(
+            f"preset file {file} has unknown key(s) {', '.join(repr(f'reward.{k}') for k in unknown)} in its "
+            f"[reward] table; prefrl.config.RewardConfig takes: {', '.join(sorted(accepted))}."
+        )
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in reward.items()}
+    try:
+        RewardConfig(**values)
+    except ValueError as error:
+        raise ValueError(f"preset file {file}: [reward] {error}") from None
+    return values
 
 
 def _check_ppo_kwargs(ppo: Mapping[str, Any], file: Path) -> None:

@@ -90,7 +90,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         RunConfig: run_values,
         QueryConfig: query_values,
         OracleConfig: {},
-        RewardConfig: {},
+        RewardConfig: dict(loaded.reward),
         HumanConfig: {},
     }
     for name, value in overrides.items():

@@ -106,16 +106,15 @@ def test_preference_run_learns_breakout_from_pixel_clips(tmp_path) -> None:
     The reward is fit in the background process, as a run does by default: a `sync` run refits inline after
     every rollout that brought labels, and on 2 busy cores its CNN fits made it far slower (measured: 120k steps
     with 300 labels had not passed 40k steps after 4 minutes; 60k steps with 100 labels took 98 s and scored a
-    random 0.46). Fits are cheapened (16 pairs a step, patience 3). The budget is the smallest at which the runs
-    tried learned in the original game too: at 150k steps and 300 labels seed 0 scored 1.3 and seed 1 1.58 (50
-    games); at 120k and 250 labels seed 1's rate was up (58 per 1000 steps) but its deterministic score was 0.46.
-    PPO on the true reward scores 2.4 at 50k steps.
+    random 0.46). The preset's [reward] table makes fits cheap (16 pairs a step, patience 3). The budget is the
+    smallest at which the runs tried learned in the original game too: at 150k steps and 300 labels seed 0 scored
+    1.3 and seed 1 1.58 and 1.42 (50 games); at 120k and 250 labels seed 1's rate was up (58 per 1000 steps) but
+    its deterministic score was 0.46. PPO on the true reward scores 2.4 at 50k steps and 5.25 at 150k.
     """
     from prefrl.trainer import PreferenceRL, train_config
 
     config = train_config(
-        "MinAtar/Breakout-v1", timesteps=150_000, labels=300, seed=1, batch_size=16, patience=3, max_epochs=30,
-        final_eval_episodes=50, out=str(tmp_path / "run"),
+        "MinAtar/Breakout-v1", timesteps=150_000, labels=300, seed=1, final_eval_episodes=50, out=str(tmp_path / "run"),
     )
     summary = PreferenceRL(config, progress=False).learn()
     with open(tmp_path / "run" / "metrics.csv") as handle:

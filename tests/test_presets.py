@@ -116,3 +116,21 @@ def test_file_for_another_env_is_rejected(tmp_path: Path) -> None:
 
 def test_preset_dir_is_the_repository_envs_folder() -> None:
     assert PRESET_DIR == Path(__file__).resolve().parent.parent / "envs"
+
+
+def test_reward_table_reaches_the_reward_config(tmp_path: Path) -> None:
+    from prefrl.trainer import train_config
+
+    preset = load_preset("CartPole-v1", write(tmp_path, VALID + "\n[reward]\nbatch_size = 16\nhidden_sizes = [32]\n"))
+    assert preset.reward == {"batch_size": 16, "hidden_sizes": (32,)}
+    config = train_config("CartPole-v1", preset=tmp_path / "custom.toml", patience=2)
+    assert (config.reward.batch_size, config.reward.hidden_sizes, config.reward.patience) == (16, (32,), 2)
+    assert train_config("CartPole-v1", preset=tmp_path / "custom.toml", batch_size=8).reward.batch_size == 8
+
+
+@pytest.mark.parametrize(
+    "table, message", [("batch_sise = 16", "unknown key.*'reward.batch_sise'"), ("batch_size = 0", "batch_size=0")]
+)
+def test_bad_reward_table_names_the_key(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        load_preset("CartPole-v1", write(tmp_path, VALID + f"\n[reward]\n{table}\n"))
