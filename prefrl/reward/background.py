@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from prefrl.config import RewardConfig
+from prefrl.processes import exit_with_parent
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
@@ -93,6 +94,7 @@ def _worker(
 ) -> None:
     """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
     torch.set_num_threads(1)  # leave the other core to PPO
+    exit_with_parent()
     try:
         model = RewardEnsemble(**model_args)
         trainer = RewardTrainer(model, config, seed)

@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from prefrl.processes import exit_with_parent
 from prefrl.store import Comparison
 
 __all__ = [
@@ -167,6 +168,7 @@ def _render_clip(env_id: str, states: np.ndarray, path: str) -> str:
 
 
 def _init_worker() -> None:
+    exit_with_parent()
     # No window and no sound device exist on a server; SDL (pygame) must not look for them.
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
