@@ -175,12 +175,21 @@ def _experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop_on_signal(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _label(args: argparse.Namespace) -> int:
+    import signal
     import time
 
     from prefrl.oracles.human import HumanOracle
     from prefrl.oracles.human.oracle import session_for_run
 
+    # Ctrl-C and `kill` both stop the page cleanly. Set explicitly: a process started with SIGINT ignored
+    # (by a parent that ignores it, e.g. some job runners) would otherwise never stop on Ctrl-C.
+    signal.signal(signal.SIGINT, _stop_on_signal)
+    signal.signal(signal.SIGTERM, _stop_on_signal)
     session = session_for_run(args.run)
     oracle = HumanOracle(HumanConfig(**_overrides(args, (HumanConfig,))))
     try:
