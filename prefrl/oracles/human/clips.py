@@ -9,8 +9,9 @@ takes about 1 ms, its physics step a few µs), and almost every segment is never
 2. segments carry those states into the comparison store with the query (so a stopped run's queries can
    still be shown by ``prefrl label``);
 3. when a query is first handed to a person, :class:`ClipLibrary` restores each state into a render env in a
-   separate process, grabs the frame and encodes the clip as VP8 WebM, a codec every Chromium (Debian's
-   build included, which lacks H.264) and Firefox plays; the file is cached in the run folder.
+   separate process, grabs the frame and encodes the clip as VP8 WebM; the file is cached in the run folder.
+   Debian's chromium reports H.264 MP4, VP8 and VP9 WebM all playable (``canPlayType`` says "probably"); VP8
+   is the royalty-free one that every Chromium build and Firefox play, and the fastest of them to encode here.
 
 Restoring states rather than replaying actions makes the clip exact even for envs whose dynamics are noisy.
 """
