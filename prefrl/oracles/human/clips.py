@@ -11,7 +11,7 @@ takes about 1 ms, its physics step a few µs), and almost every segment is never
 3. when a query is first handed to a person, :class:`ClipLibrary` restores each state into a render env in a
    separate process, grabs the frame and encodes the clip as VP8 WebM; the file is cached in the run folder.
    Debian's chromium reports H.264 MP4, VP8 and VP9 WebM all playable (``canPlayType`` says "probably"); VP8
-   is the royalty-free one that every Chromium build and Firefox play, and the fastest of them to encode here.
+   is royalty-free, and every Chromium build and Firefox play it (H.264 depends on how a browser was built).
 
 Restoring states rather than replaying actions makes the clip exact even for envs whose dynamics are noisy.
 """
