@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prefrl.runs import RunFolder
+from prefrl.runs import RunFolder, read_train_config
 
 SAMPLES_FILE = "reward_samples.npz"
 POLICY, RANDOM = 0, 1  # values of the "source" array
@@ -44,10 +44,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     from prefrl.config import TrainConfig, from_dict
     from prefrl.reward.nets import RewardEnsemble
 
-    saved = RunFolder(folder).read_json(RunFolder.CONFIG)
-    if saved.get("kind") != "train":
-        raise ValueError(f"{folder} is a {saved.get('kind')!r} run; reward samples need a `prefrl train` run folder.")
-    config = from_dict(TrainConfig, saved["config"])
+    config = from_dict(TrainConfig, read_train_config(folder))
     for name in (RunFolder.POLICY, RunFolder.REWARD_NET):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")

@@ -79,6 +79,24 @@ class RunFolder:
         return json.loads(target.read_text())
 
 
+def read_train_config(run_dir: str | Path) -> dict[str, Any]:
+    """The saved config (``TrainConfig`` as a dict) of an existing ``prefrl train`` run folder.
+
+    Resuming, labelling offline and reading reward samples all start here. Unlike :class:`RunFolder` it never
+    creates the folder, so a mistyped path is an error instead of a new empty folder.
+    """
+    path = Path(run_dir) / RunFolder.CONFIG
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: {run_dir} is not a `prefrl train` run folder.")
+    saved = json.loads(path.read_text())
+    if saved.get("kind") != "train":
+        raise ValueError(
+            f"{run_dir} holds a kind={saved.get('kind')!r} run; resuming, `prefrl label` and reward samples need a "
+            "`prefrl train` run folder."
+        )
+    return saved["config"]
+
+
 def _json_ready(value: Any) -> Any:
     """NaN/inf are not JSON: write them as null/"inf"."""
     if isinstance(value, float):

@@ -62,7 +62,7 @@ class SegmentCutter:
             parts = [stream[:, env] for stream in streams]
             carry = self._carry[env]
             offset = 0
-            if carry is not None and len(carry) == len(parts):
+            if carry is not None:
                 offset = len(carry[0])
                 parts = [np.concatenate([old, new]) for old, new in zip(carry, parts)]
             total = len(parts[0])

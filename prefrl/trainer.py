@@ -53,7 +53,7 @@ from prefrl.presets import load_preset
 from prefrl.reward.background import InlineFitter, ProcessFitter
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
-from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
+from prefrl.runs import MetricsWriter, RunFolder, default_run_dir, read_train_config
 from prefrl.schedule import LabelSchedule
 from prefrl.segments import SegmentBuffer, SegmentCutter
 from prefrl.selection import make_selector
@@ -174,13 +174,10 @@ class PreferenceRL:
     @classmethod
     def resume(cls, run_dir: str | Path, oracle: Oracle | None = None, progress: bool = True) -> "PreferenceRL":
         """Continue a run from its folder: its config, its last checkpoint and every label in its store."""
-        run = RunFolder(run_dir)
-        saved = run.read_json(RunFolder.CONFIG)
-        if saved.get("kind") != "train":
-            raise ValueError(f"{run_dir} is not a `prefrl train` run folder (kind={saved.get('kind')!r}).")
-        saved["config"]["run"]["ppo"] = {}  # the checkpointed PPO carries its own hyperparameters
-        config = from_dict(TrainConfig, saved["config"])
-        config = replace(config, run=replace(config.run, out=str(run.path)))
+        saved = read_train_config(run_dir)
+        saved["run"]["ppo"] = {}  # the checkpointed PPO carries its own hyperparameters
+        config = from_dict(TrainConfig, saved)
+        config = replace(config, run=replace(config.run, out=str(Path(run_dir))))
         trainer = cls(config, oracle=oracle, progress=progress)
         trainer._resuming = True  # a run killed before its first checkpoint restarts PPO but keeps its labels
         return trainer

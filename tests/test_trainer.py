@@ -166,3 +166,15 @@ def test_train_config_routes_overrides_to_their_stage():
     assert config.run.segment_length == 25  # from envs/Pendulum-v1.toml
     with pytest.raises(TypeError, match="unknown option 'label_budget'"):
         train_config("CartPole-v1", label_budget=3)
+
+
+def test_resume_of_a_missing_or_foreign_folder_is_a_clear_error_and_creates_nothing(tmp_path):
+    missing = tmp_path / "typo"
+    with pytest.raises(FileNotFoundError, match="not a `prefrl train` run folder"):
+        PreferenceRL.resume(missing)
+    assert not missing.exists()
+    baseline = tmp_path / "baseline"
+    baseline.mkdir()
+    (baseline / "config.json").write_text('{"kind": "baseline", "config": {}}')
+    with pytest.raises(ValueError, match="kind='baseline'"):
+        PreferenceRL.resume(baseline)

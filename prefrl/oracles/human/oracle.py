@@ -9,7 +9,6 @@ commits each answer into the store the moment a person gives it, and the next re
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import math
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from prefrl.config import HumanConfig, TrainConfig
 from prefrl.oracles.base import OracleSession, register_oracle
-from prefrl.runs import RunFolder, read_metrics
+from prefrl.runs import RunFolder, read_metrics, read_train_config
 from prefrl.store import ComparisonStore
 from prefrl.types import Label, SegmentPair
 
@@ -129,13 +128,8 @@ def session_for_run(run_dir: str | Path) -> OracleSession:
     the page's progress comes from the folder's ``config.json`` and the newest row of ``metrics.csv``.
     """
     folder = Path(run_dir)
-    config_path = folder / RunFolder.CONFIG
-    if not config_path.is_file():
-        raise FileNotFoundError(f"{config_path} is missing: --run must be a `prefrl train` run folder.")
-    saved = json.loads(config_path.read_text())
-    if saved.get("kind") != "train":
-        raise ValueError(f"{folder} is not a `prefrl train` run folder (kind={saved.get('kind')!r}); nothing to label.")
-    run, query = saved["config"]["run"], saved["config"]["query"]
+    saved = read_train_config(folder)
+    run, query = saved["run"], saved["query"]
     store = ComparisonStore(folder / RunFolder.STORE, create=False)
 
     def status() -> dict[str, Any]:
