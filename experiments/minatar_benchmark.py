@@ -22,29 +22,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import gymnasium as gym
-import numpy as np
 import torch
 
 from prefrl.baseline import run_baseline
-from prefrl.envs import check_env_id
+from prefrl.results import normalized_score, random_policy_return
 from prefrl.trainer import PreferenceRL, train_config
-
-
-def random_return(env_id: str, episodes: int = 200, seed: int = 0) -> float:
-    """Mean return of uniformly random actions over whole games of the original env."""
-    check_env_id(env_id)
-    env = gym.make(env_id)
-    env.action_space.seed(seed)
-    returns = []
-    for episode in range(episodes):
-        env.reset(seed=seed + episode)
-        total, done = 0.0, False
-        while not done:
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total, done = total + float(reward), terminated or truncated
-        returns.append(total)
-    return float(np.mean(returns))
 
 
 def main() -> None:
@@ -70,7 +52,8 @@ def main() -> None:
             print(f"{env_id} seed {seed}: preference {pref['final_true_return']:.2f} with {pref['labels_used']} labels "
                   f"in {pref['wall_time_s']:.0f} s, PPO {base['final_true_return']:.2f} in {base['wall_time_s']:.0f} s",
                   flush=True)
-        table[env_id] = {"random": random_return(env_id), "runs": rows}
+        # MinAtar games last ~10 steps, so 200 random games cost under a second and pin R_random down.
+        table[env_id] = {"random": random_policy_return(env_id, episodes=200), "runs": rows}
     (root / "results.json").write_text(json.dumps(table, indent=2, default=str))
     print(f"\n{'env':<26} {'random':>7} {'PPO':>7} {'pref':>7} {'normalized':>10} {'time ratio':>10} {'B/segment':>9}")
     for env_id, result in table.items():
@@ -79,7 +62,7 @@ def main() -> None:
         pref = statistics.mean(run["preference"]["final_true_return"] for run in runs)
         ratio = statistics.mean(run["preference"]["wall_time_s"] / run["baseline"]["wall_time_s"] for run in runs)
         size = statistics.mean(run["preference"]["bytes_per_segment"] for run in runs)
-        print(f"{env_id:<26} {low:>7.2f} {ppo:>7.2f} {pref:>7.2f} {(pref - low) / (ppo - low):>10.2f} "
+        print(f"{env_id:<26} {low:>7.2f} {ppo:>7.2f} {pref:>7.2f} {normalized_score(pref, low, ppo):>10.2f} "
               f"{ratio:>10.2f} {size:>9.0f}")
     print(f"\nruns in {root}")
 

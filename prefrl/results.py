@@ -69,8 +69,9 @@ def random_policy_return(env_id: str, episodes: int = RANDOM_EPISODES, seed: int
     """Mean true return of uniformly random actions on the original env (its own termination and time limit)."""
     import gymnasium as gym
 
-    import prefrl.envs  # noqa: F401  (registers the variants, in case a sweep names one)
+    from prefrl.envs import check_env_id
 
+    check_env_id(env_id)  # registers the variants and optional games (MinAtar), or names what is missing
     env = gym.make(env_id)
     env.action_space.seed(seed)
     total = 0.0
