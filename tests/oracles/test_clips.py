@@ -79,8 +79,10 @@ def test_mujoco_states_restore_to_the_same_picture() -> None:
     target.reset(seed=99)
     restore_state(target, state)
     np.testing.assert_array_equal(snapshot_state(target), state)
-    # The same scene; the software OpenGL renderer may differ by a shade on a few pixels.
-    assert np.abs(target.render().astype(int) - source.render().astype(int)).max() <= 2
+    # The same scene. The software OpenGL renderer is not bit-exact: a few pixels (seen: under 0.001%) may
+    # differ, by up to 5 shades in one CI run, so the check bounds how many pixels differ, not by how much.
+    difference = np.abs(target.render().astype(int) - source.render().astype(int))
+    assert (difference > 2).mean() < 1e-4 and difference.mean() < 0.01
 
 
 def test_an_env_without_a_simulator_state_is_refused_by_name() -> None:
