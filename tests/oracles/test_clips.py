@@ -1,8 +1,10 @@
-"""Clips for people: simulator states recorded in step with the observations, re-rendered into real WebM files."""
+"""Clips for people: simulator states recorded in step with the observations and re-rendered, or a game's own
+frames used as they are, into real WebM files."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable
 
 import gymnasium as gym
 import numpy as np
@@ -10,22 +12,14 @@ import pytest
 from stable_baselines3.common.env_util import make_vec_env
 
 import prefrl.envs  # noqa: F401  (registers the fixed-horizon variants)
-from prefrl.oracles.human.clips import (
-    ClipLibrary,
-    RenderStateRecorder,
-    encode_webm,
-    render_frames,
-    restore_state,
-    snapshot_state,
-)
+from prefrl.oracles.human.clips import ClipLibrary, RenderStateRecorder, encode_webm, enlarge, render_frames
 from prefrl.segments import SegmentCutter
 from prefrl.store import ComparisonStore
 from prefrl.types import Segment
 from prefrl.wrappers import LearnedRewardVecEnv
+from tests.oracles.test_snapshots import breakout, pong
 
 av = pytest.importorskip("av")
-
-CLASSIC = ["CartPole-v1", "Pendulum-v1", "Acrobot-v1", "MountainCarContinuous-v0"]
 
 
 class ZeroReward:
@@ -38,7 +32,7 @@ def decode(path: Path) -> np.ndarray:
         return np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
 
 
-def recorded_segments(env_id: str, count: int, length: int = 10) -> list[Segment]:
+def recorded_segments(env_id: str | Callable[[], gym.Env], count: int, length: int = 10) -> list[Segment]:
     venv = LearnedRewardVecEnv(make_vec_env(env_id, n_envs=2, seed=0, wrapper_class=RenderStateRecorder), ZeroReward())
     venv.reset()
     cutter = SegmentCutter(2, length)
@@ -51,47 +45,6 @@ def recorded_segments(env_id: str, count: int, length: int = 10) -> list[Segment
         segments += cutter.add(batch)
     venv.close()
     return segments[:count]
-
-
-@pytest.mark.parametrize("env_id", CLASSIC)
-def test_restoring_a_snapshot_renders_the_same_frame(env_id: str) -> None:
-    source = gym.make(env_id, render_mode="rgb_array")
-    source.reset(seed=1)
-    for _ in range(5):
-        source.step(source.action_space.sample())
-    state = snapshot_state(source)
-    target = gym.make(env_id, render_mode="rgb_array")
-    target.reset(seed=99)  # somewhere else entirely
-    restore_state(target, state)
-    np.testing.assert_array_equal(snapshot_state(target), state)
-    np.testing.assert_array_equal(target.render(), source.render())
-
-
-def test_mujoco_states_restore_to_the_same_picture() -> None:
-    pytest.importorskip("mujoco")
-    source = gym.make("Hopper-v5", render_mode="rgb_array")
-    source.reset(seed=1)
-    for _ in range(5):
-        source.step(source.action_space.sample())
-    state = snapshot_state(source)
-    assert state.shape == (source.unwrapped.model.nq + source.unwrapped.model.nv,)
-    target = gym.make("Hopper-v5", render_mode="rgb_array")
-    target.reset(seed=99)
-    restore_state(target, state)
-    np.testing.assert_array_equal(snapshot_state(target), state)
-    # The same scene. The software OpenGL renderer is not bit-exact: a few pixels (seen: under 0.001%) may
-    # differ, by up to 5 shades in one CI run, so the check bounds how many pixels differ, not by how much.
-    difference = np.abs(target.render().astype(int) - source.render().astype(int))
-    assert (difference > 2).mean() < 1e-4 and difference.mean() < 0.01
-
-
-def test_an_env_without_a_simulator_state_is_refused_by_name() -> None:
-    class Opaque(gym.Env):
-        observation_space = gym.spaces.Box(-1, 1, (2,))
-        action_space = gym.spaces.Discrete(2)
-
-    with pytest.raises(TypeError, match="Opaque keeps its simulator state in neither"):
-        snapshot_state(Opaque())
 
 
 def test_render_states_line_up_with_observations_and_cross_rollouts() -> None:
@@ -151,3 +104,31 @@ def test_segments_without_render_states_never_get_clips(tmp_path: Path) -> None:
         (query_id,) = store.add_queries([(plain, plain)], oracle="human", timestep=0)
         assert clips.prepare(store.get(query_id)) is False
         assert "without render states" in clips.failures[query_id]
+
+
+@pytest.mark.parametrize("make, size", [(pong, (420, 320)), (breakout, (320, 320))])
+def test_clips_of_pixel_games_are_their_own_recorded_frames(tmp_path: Path, make: Any, size: tuple[int, int]) -> None:
+    left, right = recorded_segments(make, count=2, length=8)
+    frames = left.render_states
+    assert frames is not None and frames.dtype == np.uint8 and frames.ndim == 4
+    # An env id that names no env: a clip of recorded frames must never make an env to render it again.
+    with ComparisonStore(tmp_path / "comparisons.sqlite") as store, ClipLibrary(tmp_path / "clips", "NoSuchEnv-v0") as clips:
+        (query_id,) = store.add_queries([(left, right)], oracle="human", timestep=0)
+        comparison = store.get(query_id)
+        np.testing.assert_array_equal(comparison.left.render_states, frames)  # stored losslessly...
+        assert store.bytes_per_segment() < (frames.nbytes + left.obs.nbytes) / 5  # ...and compressed
+        assert clips.wait(comparison, timeout=120) is True, clips.failures
+        video = decode(clips.file(query_id, "left"))
+    assert video.shape == (8, *size, 3)  # every step, each pixel enlarged to a square
+    # Lossy VP8: close to the recorded frames, and far from the other side's.
+    assert np.abs(video.astype(float) - enlarge(frames)).mean() < 8
+    assert np.abs(video.astype(float) - enlarge(right.render_states)).mean() > 1
+
+
+def test_enlarge_makes_each_pixel_a_square_until_the_short_side_is_big_enough() -> None:
+    frames = np.arange(2 * 3 * 2 * 3, dtype=np.uint8).reshape(2, 3, 2, 3)
+    big = enlarge(frames, min_side=5)  # 2 -> 6 needs a factor of 3
+    assert big.shape == (2, 9, 6, 3)
+    np.testing.assert_array_equal(big[:, ::3, ::3], frames)
+    np.testing.assert_array_equal(big[:, 2::3, 2::3], frames)
+    assert enlarge(frames, min_side=2) is frames

@@ -1,17 +1,20 @@
-"""Clips for the labelling page: simulator states recorded while PPO plays, videos rendered only when queried.
+"""Clips for the labelling page: what each step looked like, recorded while PPO plays; videos made only when queried.
 
-Rendering every step of every env would cost far more than the step itself (CartPole's ``rgb_array`` frame
-takes about 1 ms, its physics step a few µs), and almost every segment is never shown to anyone. So:
+Almost every segment is never shown to anyone, so recording must cost little and the video is made only for
+the segments a person is asked about:
 
-1. while a person is the oracle, :class:`RenderStateRecorder` puts the simulator state *before* each step in
-   ``info["render_state"]`` (a copy of a few floats: classic control's ``state``, MuJoCo's ``qpos``/``qvel``);
-   without a person the wrapper is not installed and nothing is recorded;
-2. segments carry those states into the comparison store with the query (so a stopped run's queries can
+1. while a person is the oracle, :class:`RenderStateRecorder` puts a snapshot of the step *before* its action in
+   ``info["render_state"]`` (:mod:`prefrl.oracles.human.snapshots` decides what: the full-colour frame of a pixel
+   env such as an Atari game, or a few floats of simulator state of a physics env); without a person the
+   wrapper is not installed and nothing is recorded;
+2. segments carry those snapshots into the comparison store with the query (so a stopped run's queries can
    still be shown by ``prefrl label``);
-3. when a query is first handed to a person, :class:`ClipLibrary` restores each state into a render env in a
-   separate process, grabs the frame and encodes the clip as VP8 WebM; the file is cached in the run folder.
-   Debian's chromium reports H.264 MP4, VP8 and VP9 WebM all playable (``canPlayType`` says "probably"); VP8
-   is royalty-free, and every Chromium build and Firefox play it (H.264 depends on how a browser was built).
+3. when a query is first handed to a person, :class:`ClipLibrary` makes the clip in a separate process: recorded
+   frames are used as they are (nothing is rendered twice), recorded states are restored one by one into a
+   render env and its frame grabbed; the frames are enlarged to a watchable size and encoded as VP8 WebM, and
+   the file is cached in the run folder. Debian's chromium reports H.264 MP4, VP8 and VP9 WebM all playable
+   (``canPlayType`` says "probably"); VP8 is royalty-free, and every Chromium build and Firefox play it (H.264
+   depends on how a browser was built).
 
 Restoring states rather than replaying actions makes the clip exact even for envs whose dynamics are noisy.
 """
@@ -19,6 +22,7 @@ Restoring states rather than replaying actions makes the clip exact even for env
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -29,6 +33,7 @@ from typing import Any, Protocol
 import gymnasium as gym
 import numpy as np
 
+from prefrl.oracles.human.snapshots import is_frames, restore_state, snapshot_for
 from prefrl.processes import exit_with_parent
 from prefrl.store import Comparison
 
@@ -36,10 +41,10 @@ __all__ = [
     "ClipLibrary",
     "ClipSource",
     "RenderStateRecorder",
+    "clip_frames",
     "encode_webm",
+    "enlarge",
     "render_frames",
-    "restore_state",
-    "snapshot_state",
 ]
 
 logger = logging.getLogger(__name__)
@@ -50,64 +55,47 @@ MIN_CLIP_SECONDS = 1.5
 """A clip plays at the env's own frame rate, slowed down so that it lasts at least this long: 25 CartPole
 steps at its 50 fps would flash by in half a second, too short to judge (the 2017 paper showed 1-2 s clips)."""
 
+RECORDED_FRAMES_FPS = 15.0
+"""The speed of clips made of recorded frames, whose env is never made again to ask: an ALE game's 60 Hz screen
+at the usual frame skip of 4 (Mnih et al. 2015), so 25 steps last 1.7 s, as the paper's Atari clips did
+(Christiano et al. 2017, A.2). MinAtar has no speed of its own; its viewer shows 20 steps a second."""
 
-def snapshot_state(env: gym.Env) -> np.ndarray:
-    """The state that determines what ``env`` renders, as a flat float64 array (a copy).
-
-    MuJoCo envs: ``qpos`` then ``qvel``; classic-control envs: their ``state`` (and Pendulum's last torque,
-    which its picture shows as an arrow).
-
-    :raises TypeError: for an env that has neither; its clips cannot be re-rendered from states.
-    """
-    base = env.unwrapped
-    data = getattr(base, "data", None)
-    if hasattr(base, "set_state") and data is not None and hasattr(data, "qpos"):
-        return np.concatenate([np.asarray(data.qpos, dtype=np.float64), np.asarray(data.qvel, dtype=np.float64)])
-    state = getattr(base, "state", None)
-    if state is not None:
-        flat = np.array(state, dtype=np.float64).reshape(-1)
-        if hasattr(base, "last_u"):  # Pendulum draws its last torque as an arrow: part of what a person sees
-            flat = np.append(flat, np.nan if base.last_u is None else float(np.asarray(base.last_u).reshape(-1)[0]))
-        return flat
-    raise TypeError(
-        f"{type(base).__name__} keeps its simulator state in neither `state` (classic control) nor "
-        "`data.qpos`/`data.qvel` with `set_state` (MuJoCo), so its clips cannot be rendered for the labelling "
-        "page; use a classic-control or MuJoCo env, or a synthetic oracle."
-    )
-
-
-def restore_state(env: gym.Env, state: np.ndarray) -> None:
-    """Put ``env`` back into a state taken by :func:`snapshot_state` (only rendering is done afterwards)."""
-    base = env.unwrapped
-    if hasattr(base, "set_state") and getattr(base, "data", None) is not None:
-        n_qpos = base.model.nq
-        base.set_state(state[:n_qpos], state[n_qpos:])
-        return
-    old = np.asarray(base.state)
-    if hasattr(base, "last_u"):
-        base.last_u = None if np.isnan(state[-1]) else float(state[-1])
-        state = state[:-1]
-    base.state = state.reshape(old.shape).copy()  # float64, as the dynamics themselves produce
+MIN_CLIP_SIDE = 320
+"""Frames are enlarged by a whole factor (each pixel a sharp square) until their shorter side has at least this
+many pixels: a 10x10 MinAtar grid, or Atari's 210x160 screen, stretched to the page's ~540 px wide video by the
+browser would be a blur. Rendered physics frames (CartPole 600x400, MuJoCo 480x480) are already large enough."""
 
 
 class RenderStateRecorder(gym.Wrapper):
-    """Adds ``info["render_state"]``: the state before the step's action, so it lines up with the observation
-    the action was chosen from (the segment's ``obs[t]``)."""
+    """Adds ``info["render_state"]``: a snapshot (frame or state) of the env before the step's action, so it lines
+    up with the observation the action was chosen from (the segment's ``obs[t]``).
+
+    :raises TypeError: for an env whose steps cannot be kept for clips
+        (:func:`~prefrl.oracles.human.snapshots.snapshot_for` says which can).
+    """
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
+        self._take = snapshot_for(env).take  # decided once, when the env is made: a bad env fails before training
         self._before: np.ndarray | None = None
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
-        self._before = snapshot_state(self.env)
+        self._before = self._take(self.env.unwrapped)
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         info["render_state"] = self._before
-        self._before = snapshot_state(self.env)
+        self._before = self._take(self.env.unwrapped)
         return obs, reward, terminated, truncated, info
+
+
+def enlarge(frames: np.ndarray, min_side: int = MIN_CLIP_SIDE) -> np.ndarray:
+    """``(T, H, W, 3)`` -> ``(T, kH, kW, 3)``, each pixel a k x k square, with the smallest whole ``k >= 1`` that
+    gives the shorter side at least ``min_side`` pixels."""
+    factor = max(1, math.ceil(min_side / min(frames.shape[1:3])))
+    return frames if factor == 1 else frames.repeat(factor, axis=1).repeat(factor, axis=2)
 
 
 def render_frames(env: gym.Env, states: np.ndarray) -> np.ndarray:
@@ -156,15 +144,24 @@ def _render_env(env_id: str) -> gym.Env:
     return env
 
 
-def _clip_fps(env: gym.Env, length: int) -> float:
-    native = float(env.metadata.get("render_fps") or 30)
-    return min(native, length / MIN_CLIP_SECONDS)
+def clip_frames(env_id: str, recorded: np.ndarray) -> tuple[np.ndarray, float]:
+    """The frames of one clip, enlarged (``(T, H, W, 3)`` uint8), and the rate they play at.
+
+    :param env_id: the env that draws recorded states (made once per process, only when states need drawing).
+    :param recorded: a segment's ``render_states``: frames, used as they are, or states, restored and drawn.
+    """
+    if is_frames(recorded):
+        frames, native = recorded, RECORDED_FRAMES_FPS
+    else:
+        env = _render_env(env_id)
+        frames, native = render_frames(env, recorded), float(env.metadata.get("render_fps") or 30)
+    return enlarge(frames), min(native, len(recorded) / MIN_CLIP_SECONDS)
 
 
-def _render_clip(env_id: str, states: np.ndarray, path: str) -> str:
-    """Worker job: render and encode one clip; returns its path."""
-    env = _render_env(env_id)
-    encode_webm(render_frames(env, states), path, _clip_fps(env, len(states)))
+def _make_clip(env_id: str, recorded: np.ndarray, path: str) -> str:
+    """Worker job: make and encode one clip; returns its path."""
+    frames, fps = clip_frames(env_id, recorded)
+    encode_webm(frames, path, fps)
     return path
 
 
@@ -191,10 +188,11 @@ class ClipSource(Protocol):
 
 
 class ClipLibrary:
-    """Renders the clips of queried comparisons in a background process and keeps them in ``folder``.
+    """Makes the clips of queried comparisons in a background process and keeps them in ``folder``.
 
     :param folder: where the ``<id>-left.webm`` / ``<id>-right.webm`` files go (the run folder's ``clips/``).
-    :param env_id: the env whose ``rgb_array`` renderer draws the states (the run's training env).
+    :param env_id: the env whose ``rgb_array`` renderer draws recorded states (the run's training env); clips of
+        recorded frames never make it.
     :param workers: rendering processes; one keeps a person supplied (a pair takes ~0.5 s to make).
     """
 
@@ -231,13 +229,13 @@ class ClipLibrary:
                 job = self._jobs.get(path)
                 if job is not None and job.done() and job.exception() is not None:
                     if comparison.id not in self.failures:  # once, not at every poll of the page
-                        logger.error("Cannot render clip %s: %s", path.name, job.exception())
-                    self.failures[comparison.id] = f"rendering failed: {job.exception()}"
+                        logger.error("Cannot make clip %s: %s", path.name, job.exception())
+                    self.failures[comparison.id] = f"making its clip failed: {job.exception()}"
                     continue
                 if job is not None and job.done():
                     del self._jobs[path]  # finished: its file is on disk, the future is no longer needed
                 elif job is None and not path.is_file():
-                    self._jobs[path] = self._executor().submit(_render_clip, self.env_id, segment.render_states, str(path))
+                    self._jobs[path] = self._executor().submit(_make_clip, self.env_id, segment.render_states, str(path))
         return False
 
     def wait(self, comparison: Comparison, timeout: float = 30.0) -> bool:

@@ -58,7 +58,7 @@ class HumanOracle:
     """
 
     name = "human"
-    records_render_states = True  # the page shows clips, re-rendered from the simulator states of each step
+    records_render_states = True  # the page shows clips: each step's own frame (pixel envs) or its simulator state
     answers_later = True  # labels arrive through the store, not from label(): the trainer must not wait on it
 
     def __init__(self, config: HumanConfig = HumanConfig()) -> None:
