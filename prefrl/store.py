@@ -6,11 +6,10 @@ built to never lose one:
 - every write is committed (WAL journal, ``synchronous=FULL``) before the call returns, so a label is on
   disk before anything uses it, and a killed process leaves the file intact;
 - the segments a comparison refers to are stored with it (observations, actions and the true reward),
-  so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, what
-  each step looked like (a pixel env's frames, or the simulator states that let a clip be rendered later),
-  so another process can show the clip even once the run has stopped;
-  image observations and recorded frames (``uint8``/``bool``) are zlib-compressed, so a run on pixels keeps
-  its every clip in a file of bounded, modest size (:meth:`ComparisonStore.bytes_per_segment` reports it);
+  so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, the
+  simulator states that let a clip be rendered later, even by another process once the run has stopped;
+  image observations (``uint8``/``bool`` frames) are zlib-compressed, so a run on pixels keeps its every
+  clip in a file of bounded, modest size (:meth:`ComparisonStore.bytes_per_segment` reports it);
 - :meth:`ComparisonStore.answer` is atomic and first-writer-wins, because a web server answers queries
   from several threads (and a person may double-click): exactly one label per query;
 - the file carries a schema version and is checked on open, so a foreign, corrupt or newer file fails
@@ -627,6 +626,7 @@ def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, i
         _to_npy(segment.true_rewards, f"{what}.true_rewards"),
         int(segment.env_index),
         int(segment.timestep),
+        # Recorded frames of pixel games (prefrl.oracles.human.snapshots) compress like image observations.
         None if states is None
         else _to_npy(states, f"{what}.render_states", compress=np.asarray(states).dtype in _PIXEL_DTYPES),
     )

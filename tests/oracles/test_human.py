@@ -3,6 +3,7 @@ blocks training; `prefrl label --run DIR` serves a stopped run's queries, and th
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import signal
@@ -176,3 +177,41 @@ def test_non_loopback_page_needs_a_token(tmp_path: Path, capsys: pytest.CaptureF
 def test_label_leaves_every_pair_pending() -> None:
     segment = Segment(np.zeros((2, 1)), np.zeros(2), np.zeros(2))
     assert HumanOracle().label([(segment, segment)] * 3) == [None, None, None]
+
+
+@pytest.mark.slow
+def test_a_minatar_runs_queries_are_served_as_webm_of_the_games_own_frames(tmp_path: Path) -> None:
+    pytest.importorskip("minatar")
+    import av
+
+    from prefrl.oracles.human.clips import enlarge
+    from prefrl.oracles.human.oracle import session_for_run
+
+    run = tmp_path / "run"
+    config = train_config("MinAtar/Breakout-v1", oracle="human", port=0, labels=4, timesteps=256, n_envs=2,
+                          segment_length=10, sync=True, wait_for_initial=False, eval_episodes=1,
+                          final_eval_episodes=1, out=str(run))
+    assert PreferenceRL(config, progress=False).learn()["labels_asked"] == 4  # all pending: nobody answered
+
+    oracle = HumanOracle(HumanConfig(port=0))
+    with ComparisonStore(run / "comparisons.sqlite", create=False) as store:
+        oracle.open(session_for_run(run))
+        try:
+            with httpx.Client(base_url=oracle.url, timeout=30) as client:
+                deadline = time.monotonic() + 120
+                query = client.get("/api/next", params={"annotator": "viewer"}).json()
+                while not query["clips_ready"] and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                    query = client.get("/api/next", params={"annotator": "viewer"}).json()
+                assert query["clips_ready"], "the clips of a pending query were never made"
+                responses = {side: client.get(query[side]) for side in ("left", "right")}
+        finally:
+            oracle.close()
+        comparison = store.get(query["id"])
+    for side, segment in zip(("left", "right"), (comparison.left, comparison.right)):
+        response = responses[side]
+        assert response.status_code == 200 and response.headers["content-type"] == "video/webm"
+        with av.open(io.BytesIO(response.content)) as container:
+            video = np.stack([frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)])
+        assert video.shape == (10, 320, 320, 3)  # every step of the segment; the 10x10 grid in 32x32 squares
+        assert np.abs(video.astype(float) - enlarge(segment.render_states)).mean() < 8  # the recorded frames
