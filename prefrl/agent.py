@@ -1,5 +1,6 @@
-"""What a preference run and a baseline run share: building PPO from a preset, and finishing a run
-(final evaluation on the original env, saved policy, summary.json, learning-curve plot)."""
+"""What a preference run and a baseline run share: building the RL algorithm (PPO, or A2C as the paper used for
+Atari) from a preset, and finishing a run (final evaluation on the original env, saved policy, summary.json,
+learning-curve plot)."""
 
 from __future__ import annotations
 
@@ -9,18 +10,32 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from stable_baselines3 import PPO
+from stable_baselines3 import A2C, PPO
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import VecEnv
 
+from prefrl.config import RunConfig
+from prefrl.envs import ScoreBoxes
 from prefrl.evaluation import evaluate, make_eval_env
 from prefrl.policies import policy_for
 from prefrl.runs import RunFolder
 
 _EVAL_SEED_OFFSET = 20_000  # evaluation envs never share seeds with training envs
 
+ALGOS: dict[str, type[OnPolicyAlgorithm]] = {"ppo": PPO, "a2c": A2C}
+"""``RunConfig.algo`` -> SB3 class. On-policy only: the preference callback cuts segments out of each rollout."""
 
-def attach_logger(model: PPO, run: RunFolder) -> PPO:
+
+def algo_class(name: str) -> type[OnPolicyAlgorithm]:
+    """The SB3 class for ``algo=name``; a ValueError that lists :data:`ALGOS` otherwise."""
+    if name not in ALGOS:
+        raise ValueError(f"algo={name!r} is not an algorithm prefrl runs; use one of {', '.join(ALGOS)}.")
+    return ALGOS[name]
+
+
+def attach_logger(model: BaseAlgorithm, run: RunFolder) -> BaseAlgorithm:
     """SB3's metrics (``train/approx_kl``, ``reward/val_accuracy``, ...) to ``sb3/progress.csv``, and to
     TensorBoard event files beside it when the ``tensorboard`` package is installed (``pip install prefrl[tb]``)."""
     formats = ["csv"]
@@ -30,35 +45,43 @@ def attach_logger(model: PPO, run: RunFolder) -> PPO:
     return model
 
 
-def make_ppo(env: VecEnv, ppo_kwargs: Mapping[str, Any], seed: int, run: RunFolder) -> PPO:
-    """SB3 PPO with the policy network its observations need (``prefrl.policies``), logging into the run folder."""
-    kwargs = dict(ppo_kwargs)
+def make_agent(
+    algo: str, env: VecEnv, kwargs: Mapping[str, Any], seed: int, run: RunFolder, device: str = "auto"
+) -> OnPolicyAlgorithm:
+    """SB3 ``algo`` with the policy network its observations need (``prefrl.policies``), logging into the run folder.
+
+    :param device: ``auto`` puts the policy on a GPU when torch sees one (SB3's rule), else ``cpu`` or ``cuda``.
+    """
+    cls = algo_class(algo)
+    kwargs = dict(kwargs)
     policy, defaults = policy_for(env.observation_space)
     policy = kwargs.pop("policy", policy)
     if defaults:
         kwargs["policy_kwargs"] = {**defaults, **kwargs.get("policy_kwargs", {})}
     try:
-        model = PPO(policy, env, seed=seed, verbose=0, **kwargs)
+        model = cls(policy, env, seed=seed, verbose=0, device=device, **kwargs)
     except TypeError as error:
-        raise ValueError(f"the preset's [ppo] table has an argument PPO does not take: {error}") from None
+        raise ValueError(f"the preset's [{algo}] table has an argument {cls.__name__} does not take: {error}") from None
     return attach_logger(model, run)
 
 
-def load_ppo(path: Path, env: VecEnv, run: RunFolder) -> PPO:
-    """A checkpointed PPO (hyperparameters, optimizer and timestep count included), logging into ``run``."""
-    return attach_logger(PPO.load(path, env=env), run)
+def load_agent(algo: str, path: Path, env: VecEnv, run: RunFolder, device: str = "auto") -> OnPolicyAlgorithm:
+    """A checkpointed agent (hyperparameters, optimizer and timestep count included), logging into ``run``."""
+    return attach_logger(algo_class(algo).load(path, env=env, device=device), run)
 
 
-def save_atomically(model: PPO, path: Path) -> None:
+def save_atomically(model: BaseAlgorithm, path: Path) -> None:
     """Save the policy to a temporary zip and rename it into place: a kill never leaves half a checkpoint."""
     temporary = path.with_name(path.stem + ".tmp.zip")
     model.save(temporary)
     os.replace(temporary, path)
 
 
-def final_evaluation(model: PPO, env_id: str, episodes: int, seed: int) -> tuple[float, float]:
+def final_evaluation(
+    model: BaseAlgorithm, env_id: str, episodes: int, seed: int, score_boxes: ScoreBoxes = ()
+) -> tuple[float, float]:
     """Mean and std of the true return of ``episodes`` deterministic episodes of the original env."""
-    env = make_eval_env(env_id, episodes, seed + _EVAL_SEED_OFFSET)
+    env = make_eval_env(env_id, episodes, seed + _EVAL_SEED_OFFSET, score_boxes)
     try:
         return evaluate(model, env, episodes)
     finally:
@@ -66,25 +89,20 @@ def final_evaluation(model: PPO, env_id: str, episodes: int, seed: int) -> tuple
 
 
 def finish_run(
-    model: PPO,
-    run: RunFolder,
-    env_id: str,
-    final_eval_episodes: int,
-    seed: int,
-    started: float,
-    extra: Mapping[str, Any],
+    model: BaseAlgorithm, run: RunFolder, config: RunConfig, started: float, extra: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Save the policy, evaluate it on the original env, write ``summary.json`` and the plot."""
     from prefrl.plotting import plot_run  # matplotlib is imported only when a run ends
 
     save_atomically(model, run / RunFolder.POLICY)
-    mean, std = final_evaluation(model, env_id, final_eval_episodes, seed)
+    mean, std = final_evaluation(model, config.env_id, config.final_eval_episodes, config.seed, config.score_boxes)
     summary = {
-        "env_id": env_id,
-        "seed": seed,
+        "env_id": config.env_id,
+        "seed": config.seed,
+        "algo": config.algo,
         "final_true_return": mean,
         "final_true_return_std": std,
-        "final_eval_episodes": final_eval_episodes,
+        "final_eval_episodes": config.final_eval_episodes,
         "timesteps": int(model.num_timesteps),
         "wall_time_s": time.perf_counter() - started,
         **extra,

@@ -1,6 +1,13 @@
 """Atari-like envs from optional packages: MinAtar (``minatar``) and the ALE (``ale-py``), and their
 fixed-horizon variants (``pip install 'prefrl[atari]'``).
 
+ALE games are played through the usual observation pipeline (:class:`AtariObservation`: gymnasium's
+``AtariPreprocessing`` with up to 30 no-op starts, frame skip 4, 84×84 grayscale, then ``FrameStackObservation``
+of 4 frames), in training, in evaluation and in the baseline alike, so that only termination and reward differ
+between the env a policy learns in and the one it is scored in. The pipeline also blacks out the game's score
+(a per-game list of boxes, kept in the preset): the reward net must judge play, not read the answer off the
+screen, and the policy loses nothing it needs to act.
+
 Christiano et al. (2017, appendix A.2) did not let termination leak the reward on Atari either: "we do not
 send life loss or episode end signals to the agent (we do continue to actually reset the environment)". An
 agent told that its episode ended learns from the episode's *length* alone that dying is bad, with no
@@ -16,9 +23,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, SupportsFloat
+from typing import Any, Callable, Sequence, SupportsFloat
 
 import gymnasium as gym
+import numpy as np
 
 ATARI_EXTRA = "atari"
 """The ``prefrl`` extra that installs every package here."""
@@ -29,8 +37,119 @@ MINATAR_HORIZON = 1000
 """Steps per fixed-horizon MinAtar episode: 40 clips of 25 steps, several games of a weak policy (a random
 one loses Breakout in ~10 steps), and a bound on how long PPO goes without a truncation to bootstrap from."""
 
-ATARI_VARIANTS: dict[str, str] = {f"MinAtar/{game}-v1": f"prefrl/FixedMinAtar{game}-v1" for game in MINATAR_GAMES}
+ALE_GAMES = ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "SpaceInvaders")
+"""The Atari games of Christiano et al. (2017, §3.1.2)."""
+
+ALE_HORIZON = 2000
+"""Agent steps (8000 frames, ~2 minutes of play) per fixed-horizon ALE episode: 80 clips of 25 steps, longer than a
+random Pong game (~800 steps), and a bound on how long PPO goes without a truncation to bootstrap from."""
+
+ALE_V5_TWINS: dict[str, str] = {f"ALE/{game}-v5": f"{game}NoFrameskip-v4" for game in ALE_GAMES}
+"""``ALE/<Game>-v5`` -> ``<Game>NoFrameskip-v4``: the same game and screen, so the same preset (``prefrl.presets``)
+serves both; v5 adds sticky actions (probability 0.25), which the env itself applies."""
+
+ATARI_VARIANTS: dict[str, str] = {
+    **{f"MinAtar/{game}-v1": f"prefrl/FixedMinAtar{game}-v1" for game in MINATAR_GAMES},
+    **{f"{game}NoFrameskip-v4": f"prefrl/Fixed{game}NoFrameskip-v4" for game in ALE_GAMES},
+    **{f"ALE/{game}-v5": f"prefrl/Fixed{game}-v5" for game in ALE_GAMES},
+}
 """Original id -> the fixed-horizon id a preference run trains in (``-v1``: MinAtar's minimal action sets)."""
+
+ScoreBox = tuple[int, int, int, int]
+"""``(top, bottom, left, right)`` of a box of the 84×84 frame, half-open like a slice: ``frame[top:bottom, left:right]``."""
+
+FRAME_SIZE = 84  # the side of a preprocessed frame (Mnih et al. 2015), as AtariPreprocessing's screen_size
+FRAME_STACK = 4  # frames per observation (Mnih et al. 2015; the paper's reward net reads the same 84x84x4 stack)
+FRAME_SKIP = 4
+NOOP_MAX = 30
+
+
+def is_ale_id(env_id: str) -> bool:
+    """Whether ``env_id`` is an original ALE game (not one of our variants)."""
+    return env_id.startswith("ALE/") or (env_id.endswith("NoFrameskip-v4") and "/" not in env_id)
+
+
+_ALE_VARIANTS = frozenset(variant for original, variant in ATARI_VARIANTS.items() if is_ale_id(original))
+
+
+def takes_score_boxes(env_id: str) -> bool:
+    """Whether ``env_id`` is an ALE game or its fixed-horizon variant: Atari frames, whose score can be masked."""
+    return is_ale_id(env_id) or env_id in _ALE_VARIANTS
+
+
+class ScoreMask(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
+    """Sets the pixels inside each box of an (H, W) frame to 0 (black); the rest of the frame is untouched.
+
+    :param env: an env of 2-D ``uint8`` frames (AtariPreprocessing's grayscale output).
+    :param boxes: ``(top, bottom, left, right)`` per box, inside the frame.
+    """
+
+    def __init__(self, env: gym.Env, boxes: Sequence[ScoreBox]) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self, boxes=boxes)
+        gym.ObservationWrapper.__init__(self, env)
+        shape = env.observation_space.shape
+        if shape is None or len(shape) != 2:
+            raise ValueError(f"ScoreMask needs 2-D frames, got an observation space of shape {shape}.")
+        self.boxes = check_score_boxes(boxes, shape)
+        self._keep = np.ones(shape, dtype=np.uint8)  # (H, W): 0 inside a box
+        for top, bottom, left, right in self.boxes:
+            self._keep[top:bottom, left:right] = 0
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation * self._keep
+
+
+def check_score_boxes(boxes: Sequence[Sequence[int]], shape: tuple[int, ...] = (FRAME_SIZE, FRAME_SIZE)) -> tuple[ScoreBox, ...]:
+    """``boxes`` as a tuple of int 4-tuples, each a non-empty box inside a frame of ``shape``; else a ValueError."""
+    checked = []
+    for box in boxes:
+        values = tuple(int(v) for v in box)
+        if len(values) != 4:
+            raise ValueError(f"score box {list(box)!r} must have 4 numbers: [top, bottom, left, right].")
+        top, bottom, left, right = values
+        if not (0 <= top < bottom <= shape[0] and 0 <= left < right <= shape[1]):
+            raise ValueError(
+                f"score box {list(values)!r} is not a non-empty box inside the {shape[0]}x{shape[1]} frame; "
+                f"need 0 <= top < bottom <= {shape[0]} and 0 <= left < right <= {shape[1]}."
+            )
+        checked.append(values)
+    return tuple(checked)
+
+
+@dataclass(frozen=True)
+class AtariObservation:
+    """The observation pipeline of every ALE env a run builds: ``AtariObservation(boxes)(env)``.
+
+    gymnasium's ``AtariPreprocessing`` (no-op starts, frame skip with max-pooling of the last two frames,
+    84×84 grayscale; life loss is *not* terminal: the paper sends no such signal), the score boxes blacked out,
+    then ``FrameStackObservation``: observations are ``(4, 84, 84)`` ``uint8``, oldest frame first.
+
+    :param score_boxes: boxes of the 84×84 frame to black out (see :data:`ScoreBox`).
+    """
+
+    score_boxes: tuple[ScoreBox, ...] = ()
+
+    def __call__(self, env: gym.Env) -> gym.Env:
+        from gymnasium.wrappers import AtariPreprocessing, FrameStackObservation
+
+        env = AtariPreprocessing(
+            env, noop_max=NOOP_MAX, frame_skip=FRAME_SKIP, screen_size=FRAME_SIZE, terminal_on_life_loss=False
+        )
+        if self.score_boxes:
+            env = ScoreMask(env, self.score_boxes)
+        return FrameStackObservation(env, FRAME_STACK)
+
+
+def make_atari(
+    env_id: str, render_mode: str | None = None, score_boxes: Sequence[Sequence[int]] = (), **kwargs: Any
+) -> gym.Env:
+    """An original ALE game through :class:`AtariObservation`; it ends when the game is over, as the original.
+
+    The ALE's own frame skip is turned off (``ALE/...-v5`` skips 4 frames itself): ``AtariPreprocessing`` skips.
+    """
+    register_optional_envs(env_id)
+    env = gym.make(env_id, render_mode=render_mode, frameskip=1, **kwargs)
+    return AtariObservation(check_score_boxes(score_boxes))(env)
 
 
 class ResetOnTermination(gym.Wrapper, gym.utils.RecordConstructorArgs):
@@ -55,13 +174,33 @@ class ResetOnTermination(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 
 def make_continuing(original_id: str, render_mode: str | None = None, **kwargs: Any) -> ResetOnTermination:
-    """Entry point of every variant: the original env (as ``gymnasium.make`` builds it) in :class:`ResetOnTermination`.
+    """Entry point of every variant: the original env (as :func:`make_original` builds it) in :class:`ResetOnTermination`.
 
-    The variant's own ``TimeLimit`` is added by ``gymnasium.make`` from its spec.
+    The variant's own ``TimeLimit`` is added by ``gymnasium.make`` from its spec. An ALE game is reset inside
+    its observation pipeline, so a game reset underneath starts with its no-ops and a fresh frame stack.
     """
-    register_optional_envs(original_id)  # a fresh process (a subprocess vector env) has not registered it yet
     # The outer make checks the env; checking the inner one too would only repeat its warnings.
-    return ResetOnTermination(gym.make(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs))
+    return ResetOnTermination(make_original(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs))
+
+
+def make_original(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """The env a run plays for an original id: ALE games through :func:`make_atari`, anything else from ``gym.make``."""
+    register_optional_envs(env_id)  # a fresh process (a subprocess vector env) has not registered it yet
+    if is_ale_id(env_id):
+        return make_atari(env_id, render_mode=render_mode, **kwargs)
+    return gym.make(env_id, render_mode=render_mode, **kwargs)
+
+
+def _register_variants(is_ours: Callable[[str], bool], horizon: int) -> None:
+    for original, variant in ATARI_VARIANTS.items():
+        if is_ours(original) and variant not in gym.envs.registry:
+            gym.register(
+                id=variant,
+                # A string entry point keeps the spec picklable (for subprocess vector envs).
+                entry_point=f"{__name__}:make_continuing",
+                kwargs={"original_id": original},
+                max_episode_steps=horizon,
+            )
 
 
 def _register_minatar() -> None:
@@ -69,19 +208,12 @@ def _register_minatar() -> None:
     minatar_gym = importlib.import_module("minatar.gym")
     if "MinAtar/Breakout-v1" not in gym.envs.registry:
         minatar_gym.register_envs()
-    for original, variant in ATARI_VARIANTS.items():
-        if variant not in gym.envs.registry:
-            gym.register(
-                id=variant,
-                # A string entry point keeps the spec picklable (for subprocess vector envs).
-                entry_point=f"{__name__}:make_continuing",
-                kwargs={"original_id": original},
-                max_episode_steps=MINATAR_HORIZON,
-            )
+    _register_variants(lambda env_id: env_id.startswith("MinAtar/"), MINATAR_HORIZON)
 
 
 def _register_ale() -> None:
     importlib.import_module("ale_py")  # ale-py >= 0.9 registers ALE/... and ...NoFrameskip-v4 on import
+    _register_variants(is_ale_id, ALE_HORIZON)
 
 
 @dataclass(frozen=True)
@@ -100,7 +232,7 @@ class EnvPackage:
 
 ENV_PACKAGES: tuple[EnvPackage, ...] = (
     EnvPackage("minatar", lambda env_id: env_id.startswith(("MinAtar/", "prefrl/FixedMinAtar")), _register_minatar),
-    EnvPackage("ale-py", lambda env_id: env_id.startswith("ALE/") or env_id.endswith("NoFrameskip-v4"), _register_ale),
+    EnvPackage("ale-py", takes_score_boxes, _register_ale),
 )
 
 

@@ -7,27 +7,29 @@ import time
 from typing import Any
 
 from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.env_util import make_vec_env
 
-from prefrl.agent import finish_run, make_ppo, save_atomically
+from prefrl.agent import finish_run, make_agent, save_atomically
 from prefrl.callbacks import RunMonitor, episode_buffer_stats
 from prefrl.config import RunConfig, to_dict
-from prefrl.envs import check_env_id
+from prefrl.envs import check_env_id, make_vec
 from prefrl.evaluation import make_eval_env
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
 
 
 def run_baseline(config: RunConfig, progress: bool = True) -> dict[str, Any]:
-    """Train PPO on ``config.env_id`` with its true reward for ``config.timesteps`` steps; returns the summary."""
+    """Train ``config.algo`` on ``config.env_id`` with its true reward for ``config.timesteps`` steps; returns the summary.
+
+    The env is the original one (it terminates), through the same observation pipeline as a preference run's.
+    """
     check_env_id(config.env_id)
     started = time.perf_counter()
     run = RunFolder(config.out or default_run_dir(config.env_id, "baseline", config.seed))
     run.write_json(RunFolder.CONFIG, {"kind": "baseline", "run": to_dict(config)})
-    env = make_vec_env(config.env_id, n_envs=config.n_envs, seed=config.seed)
-    model = make_ppo(env, config.ppo, config.seed, run)
+    env = make_vec(config.env_id, config.n_envs, config.seed, config.score_boxes)
+    model = make_agent(config.algo, env, config.algo_kwargs, config.seed, run, config.device)
     metrics = MetricsWriter(run / RunFolder.METRICS)
     monitor = RunMonitor(
-        eval_env=make_eval_env(config.env_id, config.eval_episodes, config.seed + 1),
+        eval_env=make_eval_env(config.env_id, config.eval_episodes, config.seed + 1, config.score_boxes),
         eval_episodes=config.eval_episodes,
         eval_interval=config.eval_interval,
         metrics=metrics,
@@ -40,6 +42,4 @@ def run_baseline(config: RunConfig, progress: bool = True) -> dict[str, Any]:
     model.learn(total_timesteps=config.timesteps, callback=CallbackList([monitor]))
     monitor.record_point()
     metrics.close()
-    return finish_run(
-        model, run, config.env_id, config.final_eval_episodes, config.seed, started, {"kind": "baseline", "labels_used": 0}
-    )
+    return finish_run(model, run, config, started, {"kind": "baseline", "labels_used": 0})

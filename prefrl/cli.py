@@ -18,7 +18,7 @@ from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, 
 from prefrl.lm.cli import add_lm_parser, run_lm
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
-_HAND_WRITTEN = {"env_id", "ppo"}
+_HAND_WRITTEN = {"env_id", "algo_kwargs"}
 # The reward net's options share names with PPO's in spirit (learning_rate, batch_size): prefix them.
 _PREFIXES = {RewardConfig: "reward-", HumanConfig: "label-"}
 _PARSERS = {"int": int, "float": float, "str": str}
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(label, HumanConfig, only=("host", "port", "token", "lease_seconds"))
 
     baseline = commands.add_parser(
-        "baseline", help="PPO on the true reward, same preset", description="PPO on the env's true reward."
+        "baseline", help="PPO (or A2C) on the true reward, same preset", description="PPO (or A2C) on the env's true reward."
     )
     baseline.add_argument("--env", dest="env_id", default="CartPole-v1", help="Gymnasium id with a preset in envs/.")
     baseline.add_argument("--preset", default=None, help="A custom preset TOML file instead of envs/<env>.toml.")
@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(
         baseline,
         RunConfig,
-        only=("timesteps", "seed", "n_envs", "eval_every", "eval_episodes", "final_eval_episodes", "out"),
+        only=("timesteps", "seed", "n_envs", "algo", "device", "eval_every", "eval_episodes", "final_eval_episodes", "out"),
     )
 
     plot = commands.add_parser(

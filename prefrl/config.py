@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping
 
 
+DEVICES = ("auto", "cpu", "cuda")
+
+
 def option(default: Any, help: str, **kwargs: Any) -> Any:
     """A dataclass field whose help text is read by the CLI and by ``describe``."""
     return field(default=default, metadata={"help": help, **kwargs})
@@ -65,6 +68,11 @@ class RewardConfig:
     l2_ratio_high: float = option(1.5, "Validation/training loss ratio above which L2 is strengthened.")
     max_epochs: int = option(200, "Most passes over the labels in one fit; early stopping usually ends sooner.")
     patience: int = option(10, "Epochs without a better held-out loss before a fit stops (and keeps its best).")
+    max_train_comparisons: int = option(
+        0,
+        "Fit on only the newest this many labelled comparisons, a FIFO (the paper's Atari runs: 3000); all stay in "
+        "the store. 0 = all.",
+    )
 
     def __post_init__(self) -> None:
         _require(self.ensemble_size >= 1, "ensemble_size", self.ensemble_size, "use 1 or more members")
@@ -94,6 +102,12 @@ class RewardConfig:
         )
         _require(self.max_epochs >= 1, "max_epochs", self.max_epochs, "it must be >= 1")
         _require(self.patience >= 1, "patience", self.patience, "it must be >= 1")
+        _require(
+            self.max_train_comparisons >= 0,
+            "max_train_comparisons",
+            self.max_train_comparisons,
+            "it must be >= 0 (0 keeps every comparison)",
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +118,14 @@ class QueryConfig:
     selector: str = option("disagreement", "How pairs are chosen; see prefrl.selection.SELECTORS.")
     oversample: int = option(10, "Candidate pairs drawn per asked pair; the ensemble ranks them.")
     initial_fraction: float = option(0.25, "Share of the budget asked before PPO's first update.")
+    initial_labels: int = option(
+        0, "Labels asked before PPO's first update, as a count (the paper's Atari runs: 500); 0 = initial_fraction."
+    )
     decay_fraction: float = option(
         0.25, "T0 of the label rate T0/(T+T0), as a fraction of the run's timesteps; smaller = front-loaded."
+    )
+    decay_timesteps: int = option(
+        0, "T0 of the label rate T0/(T+T0) in timesteps (the paper's Atari runs: 5e6); 0 = decay_fraction."
     )
 
     def __post_init__(self) -> None:
@@ -118,6 +138,10 @@ class QueryConfig:
         _require(self.oversample >= 1, "oversample", self.oversample, "it must be >= 1")
         _require(0.0 <= self.initial_fraction <= 1.0, "initial_fraction", self.initial_fraction, "it must lie in [0, 1]")
         _require(self.decay_fraction > 0, "decay_fraction", self.decay_fraction, "it must be > 0")
+        _require(self.initial_labels >= 0, "initial_labels", self.initial_labels, "it must be >= 0 (0 = initial_fraction)")
+        _require(
+            self.decay_timesteps >= 0, "decay_timesteps", self.decay_timesteps, "it must be >= 0 (0 = decay_fraction)"
+        )
 
 
 @dataclass(frozen=True)
@@ -140,7 +164,15 @@ class RunConfig:
     final_eval_episodes: int = option(20, "Deterministic episodes for summary.json's final_true_return.")
     checkpoint_every: int = option(0, "Timesteps between checkpoints; 0 = 5 per run.")
     out: str | None = option(None, "Run folder; None = runs/<env>-<kind>-<seed>-<time>.")
-    ppo: Mapping[str, Any] = option(None, "PPO keyword arguments (from the preset).", cli=False)
+    algo: str = option("ppo", "The RL algorithm: ppo or a2c (the paper's Atari runs used A2C); see prefrl.agent.ALGOS.")
+    device: str = option("auto", "Where the policy runs: auto (a GPU when there is one), cpu or cuda.")
+    algo_kwargs: Mapping[str, Any] = option(
+        None, "Keyword arguments of the algorithm (the preset's [ppo] or [a2c] table).", cli=False
+    )
+    score_boxes: tuple[tuple[int, int, int, int], ...] = option(
+        (), "Boxes (top, bottom, left, right) of the 84x84 Atari frame blacked out: the score (from the preset).",
+        cli=False,
+    )
 
     def __post_init__(self) -> None:
         _require(self.timesteps >= 1, "timesteps", self.timesteps, "it must be >= 1")
@@ -151,8 +183,11 @@ class RunConfig:
         _require(self.eval_episodes >= 1, "eval_episodes", self.eval_episodes, "it must be >= 1")
         _require(self.final_eval_episodes >= 1, "final_eval_episodes", self.final_eval_episodes, "it must be >= 1")
         _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "it must be >= 0")
-        if self.ppo is None:
-            object.__setattr__(self, "ppo", {})
+        _require(self.device in DEVICES, "device", self.device, f"use one of {', '.join(DEVICES)}")
+        if self.algo_kwargs is None:
+            object.__setattr__(self, "algo_kwargs", {})
+        # Read back from JSON or TOML as lists of lists: the same boxes as tuples, so configs compare equal.
+        object.__setattr__(self, "score_boxes", tuple(tuple(int(v) for v in box) for box in self.score_boxes))
 
     @property
     def eval_interval(self) -> int:

@@ -18,12 +18,18 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, SupportsFloat
+from functools import partial
+from typing import TYPE_CHECKING, Any, Callable, SupportsFloat
 
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
-from prefrl.atari import ATARI_VARIANTS, register_optional_envs
+from prefrl.atari import ATARI_VARIANTS, ScoreBox, make_original, register_optional_envs, takes_score_boxes
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.vec_env import VecEnv
+
+ScoreBoxes = tuple[ScoreBox, ...]
 
 RewardFn = Callable[[gym.Env], float]
 """Reads the (unwrapped) env's state *after* a step and returns that step's reward."""
@@ -246,6 +252,34 @@ def check_env_id(env_id: str) -> None:
         "gymnasium.pprint_registry() (fixed-horizon variants: "
         + ", ".join(repr(v) for v in sorted(set(FIXED_HORIZON_VARIANTS.values())))
         + "), or import the module that registers your own env first."
+    )
+
+
+def make_vec(
+    env_id: str,
+    n_envs: int,
+    seed: int,
+    score_boxes: ScoreBoxes = (),
+    wrapper_class: Callable[[gym.Env], gym.Env] | None = None,
+) -> VecEnv:
+    """The one way a run builds envs (training, evaluation, baseline): ``n_envs`` Monitor-wrapped copies of ``env_id``.
+
+    ALE games come through their observation pipeline (``prefrl.atari.AtariObservation``), with ``score_boxes``
+    blacked out, so a policy is scored on exactly the frames it learned from.
+
+    :raises ValueError: ``score_boxes`` for an env that has no Atari frames to mask.
+    """
+    from stable_baselines3.common.env_util import make_vec_env  # SB3 loads only when envs are built
+
+    check_env_id(env_id)
+    if score_boxes and not takes_score_boxes(env_id):
+        raise ValueError(
+            f"score_boxes={[list(box) for box in score_boxes]!r} is set, but env_id={env_id!r} is not an ALE game; "
+            "score boxes black out the score of Atari frames. Remove score_boxes from the preset."
+        )
+    env_kwargs = {"score_boxes": score_boxes} if score_boxes else None
+    return make_vec_env(
+        partial(make_original, env_id), n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper_class
     )
 
 

@@ -7,17 +7,22 @@ the original task's return under deterministic actions, the same for `prefrl tra
 from __future__ import annotations
 
 from stable_baselines3.common.base_class import BaseAlgorithm
-from stable_baselines3.common.env_util import make_vec_env
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
+
+from prefrl.envs import ScoreBoxes, make_vec
 
 # Parallel envs used to run evaluation episodes: batched policy calls, without more envs than episodes.
 _MAX_EVAL_ENVS = 10
 
 
-def make_eval_env(env_id: str, n_episodes: int, seed: int) -> VecEnv:
-    """A Monitor-wrapped vectorized copy of the original env for ``n_episodes`` evaluation episodes."""
-    return make_vec_env(env_id, n_envs=min(n_episodes, _MAX_EVAL_ENVS), seed=seed)
+def make_eval_env(env_id: str, n_episodes: int, seed: int, score_boxes: ScoreBoxes = ()) -> VecEnv:
+    """A Monitor-wrapped vectorized copy of the original env for ``n_episodes`` evaluation episodes.
+
+    Through the same observation pipeline as training (an ALE game's preprocessing, score mask and frame stack):
+    only termination and reward differ from the env the policy learned in.
+    """
+    return make_vec(env_id, min(n_episodes, _MAX_EVAL_ENVS), seed, score_boxes)
 
 
 def evaluate(model: BaseAlgorithm, env: VecEnv, n_episodes: int) -> tuple[float, float]:

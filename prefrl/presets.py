@@ -1,8 +1,10 @@
 """Per-environment presets: PPO hyperparameters, clip length and label budget, read from ``envs/*.toml``.
 
 The numbers live in commented TOML data files (one per env, named ``<EnvId>.toml``; an id with a namespace,
-``MinAtar/Breakout-v1``, lives in a subfolder: ``MinAtar/Breakout-v1.toml``) rather than in code,
-so that each can say where it came from and a user can copy one and pass it as ``--preset FILE``.
+``MinAtar/Breakout-v1``, lives in a subfolder: ``MinAtar/Breakout-v1.toml``; the ALE games, whose
+``<Game>NoFrameskip-v4`` ids have none, are grouped in ``Atari/``) rather than in code, so that each can say
+where it came from and a user can copy one and pass it as ``--preset FILE``. ``ALE/<Game>-v5`` shows the same
+screen as ``<Game>NoFrameskip-v4`` and uses its preset, with its own ids.
 """
 
 from __future__ import annotations
@@ -10,14 +12,21 @@ from __future__ import annotations
 import copy
 import inspect
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from prefrl.config import RewardConfig
+from prefrl.atari import ALE_V5_TWINS, ATARI_VARIANTS, check_score_boxes
+from prefrl.config import QueryConfig, RewardConfig
 
 PRESET_DIR: Path = Path(__file__).resolve().parent.parent / "envs"
 """The repository's ``envs/`` folder, which holds one ``<EnvId>.toml`` per supported env."""
+
+_GROUP_FOLDERS = ("Atari",)
+"""Subfolders of :data:`PRESET_DIR` that group presets of un-namespaced ids (not a namespace of the id)."""
+
+# The algorithm tables a preset may have, one per entry of prefrl.agent.ALGOS (a test holds the two together).
+_ALGO_TABLES = ("ppo", "a2c")
 
 # PPO arguments that ``linear_schedule = true`` turns into schedules decaying linearly to 0.
 _SCHEDULED = ("learning_rate", "clip_range")
@@ -51,6 +60,9 @@ class Preset:
         (the rl-zoo's ``lin_`` prefix).
     :param reward: :class:`~prefrl.config.RewardConfig` fields for this env, as written in the file (a CNN reward
         net on pixels needs cheaper fits than an MLP on a handful of numbers).
+    :param a2c: keyword arguments of ``stable_baselines3.A2C``, for ``--algo a2c``.
+    :param query: :class:`~prefrl.config.QueryConfig` fields (the paper's Atari label schedule).
+    :param score_boxes: ``(top, bottom, left, right)`` boxes of the 84×84 Atari frame to black out: the score.
     """
 
     env_id: str
@@ -62,16 +74,27 @@ class Preset:
     ppo: Mapping[str, Any] = field(default_factory=dict)
     linear_schedule: bool = False
     reward: Mapping[str, Any] = field(default_factory=dict)
+    a2c: Mapping[str, Any] = field(default_factory=dict)
+    query: Mapping[str, Any] = field(default_factory=dict)
+    score_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         # Private copies, so that editing the caller's dict afterwards cannot change the preset. (Not a
         # MappingProxyType: that would make presets impossible to pickle or deep-copy.)
-        object.__setattr__(self, "ppo", copy.deepcopy(dict(self.ppo)))
-        object.__setattr__(self, "reward", copy.deepcopy(dict(self.reward)))
+        for table in ("ppo", "reward", "a2c", "query"):
+            object.__setattr__(self, table, copy.deepcopy(dict(getattr(self, table))))
+        object.__setattr__(self, "score_boxes", check_score_boxes(self.score_boxes))
 
     def ppo_kwargs(self) -> dict[str, Any]:
         """A fresh dict for ``PPO(**kwargs)``; with ``linear_schedule``, lr and clip range become schedules."""
-        kwargs = copy.deepcopy(dict(self.ppo))
+        return self.algo_kwargs("ppo")
+
+    def algo_kwargs(self, algo: str) -> dict[str, Any]:
+        """A fresh dict of the ``[algo]`` table (empty: SB3's defaults); with ``linear_schedule``, lr and clip
+        range become schedules."""
+        if algo not in _ALGO_TABLES:
+            raise ValueError(f"algo={algo!r} has no preset table; presets have tables for {', '.join(_ALGO_TABLES)}.")
+        kwargs = copy.deepcopy(dict(getattr(self, algo)))
         if self.linear_schedule:
             for key in _SCHEDULED:
                 if key in kwargs:
@@ -80,8 +103,22 @@ class Preset:
 
 
 def available_presets() -> list[str]:
-    """Env ids that have a preset file in :data:`PRESET_DIR` (namespaced ids in subfolders), sorted."""
-    return sorted(path.relative_to(PRESET_DIR).with_suffix("").as_posix() for path in PRESET_DIR.rglob("*.toml"))
+    """Env ids that have a preset in :data:`PRESET_DIR` (namespaced ids in subfolders; ALE v5 twins included), sorted."""
+    ids = {_env_id_of(path) for path in PRESET_DIR.rglob("*.toml")}
+    return sorted(ids | {twin for twin, original in ALE_V5_TWINS.items() if original in ids})
+
+
+def _env_id_of(path: Path) -> str:
+    relative = path.relative_to(PRESET_DIR).with_suffix("")
+    return relative.name if relative.parent.as_posix() in _GROUP_FOLDERS else relative.as_posix()
+
+
+def _preset_file(env_id: str) -> Path | None:
+    """The file of ``env_id``'s own preset: ``envs/<env_id>.toml``, or ``envs/<group>/<env_id>.toml``."""
+    for folder in (PRESET_DIR, *(PRESET_DIR / group for group in _GROUP_FOLDERS)):
+        if (folder / f"{env_id}.toml").is_file():
+            return folder / f"{env_id}.toml"
+    return None
 
 
 def load_preset(env_id: str, path: str | Path | None = None) -> Preset:
@@ -89,11 +126,15 @@ def load_preset(env_id: str, path: str | Path | None = None) -> Preset:
 
     Every key is checked (unknown keys, missing keys, wrong types, PPO arguments that
     ``stable_baselines3.PPO`` does not take), so a typo fails here with the file and key named,
-    not later inside PPO.
+    not later inside PPO. ``ALE/<Game>-v5`` without a file of its own gets ``<Game>NoFrameskip-v4``'s preset
+    with its own ids (same screen, so the same score boxes and hyperparameters).
     """
+    if path is None and _preset_file(env_id) is None and _preset_file(ALE_V5_TWINS.get(env_id, "")) is not None:
+        twin = load_preset(ALE_V5_TWINS[env_id])
+        return replace(twin, env_id=env_id, train_env_id=ATARI_VARIANTS[env_id])
     if path is None:
-        file = PRESET_DIR / f"{env_id}.toml"
-        if not file.is_file():
+        file = _preset_file(env_id)
+        if file is None:
             available = ", ".join(available_presets()) or "(none)"
             raise ValueError(
                 f"env_id={env_id!r} has no preset in {PRESET_DIR}; presets exist for: {available}. "
@@ -129,6 +170,9 @@ _FIELDS: dict[str, tuple[type, bool, Callable[[Any], bool], str]] = {
     "ppo": (dict, False, lambda v: True, "a [ppo] table of stable_baselines3.PPO keyword arguments"),
     "linear_schedule": (bool, False, lambda v: True, "true or false"),
     "reward": (dict, False, lambda v: True, "a [reward] table of prefrl.config.RewardConfig fields"),
+    "a2c": (dict, False, lambda v: True, "an [a2c] table of stable_baselines3.A2C keyword arguments"),
+    "query": (dict, False, lambda v: True, "a [query] table of prefrl.config.QueryConfig fields"),
+    "score_boxes": (list, False, lambda v: True, "a list of [top, bottom, left, right] boxes of the 84x84 frame"),
 }
 
 
@@ -150,7 +194,8 @@ def _parse(data: Mapping[str, Any], file: Path) -> Preset:
         if wrong_type or not check(value):
             raise ValueError(f"preset file {file}: {key}={value!r} is not allowed; it must be {allowed}.")
     ppo = dict(data.get("ppo", {}))
-    _check_ppo_kwargs(ppo, file)
+    _check_algo_kwargs(ppo, file, "ppo")
+    _check_algo_kwargs(dict(data.get("a2c", {})), file, "a2c")
     linear = bool(data.get("linear_schedule", False))
     if linear and not any(key in ppo for key in _SCHEDULED):
         raise ValueError(
@@ -164,43 +209,50 @@ def _parse(data: Mapping[str, Any], file: Path) -> Preset:
                     f"preset file {file}: ppo.{key}={ppo[key]!r} must be a number when linear_schedule = true."
                 )
     values = {key: data[key] for key in _FIELDS if key in data}
-    if "reward" in values:
-        values["reward"] = _check_reward(values["reward"], file)
+    for table, cls in (("reward", RewardConfig), ("query", QueryConfig)):
+        if table in values:
+            values[table] = _check_config_table(values[table], file, table, cls)
+    if "score_boxes" in values:
+        try:
+            values["score_boxes"] = check_score_boxes(values["score_boxes"])
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"preset file {file}: score_boxes: {error}") from None
     return Preset(**values)
 
 
-def _check_reward(reward: Mapping[str, Any], file: Path) -> dict[str, Any]:
-    """Reject keys that are not RewardConfig fields, and check the values by building one; TOML arrays become tuples."""
-    accepted = {f.name for f in fields(RewardConfig)}
-    unknown = sorted(set(reward) - accepted)
+def _check_config_table(table: Mapping[str, Any], file: Path, name: str, cls: type) -> dict[str, Any]:
+    """Reject keys that are not fields of ``cls``, and check the values by building one; TOML arrays become tuples."""
+    accepted = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - accepted)
     if unknown:
         raise ValueError(
-            f"preset file {file} has unknown key(s) {', '.join(repr(f'reward.{k}') for k in unknown)} in its "
-            f"[reward] table; prefrl.config.RewardConfig takes: {', '.join(sorted(accepted))}."
+            f"preset file {file} has unknown key(s) {', '.join(repr(f'{name}.{k}') for k in unknown)} in its "
+            f"[{name}] table; prefrl.config.{cls.__name__} takes: {', '.join(sorted(accepted))}."
         )
-    values = {key: tuple(value) if isinstance(value, list) else value for key, value in reward.items()}
+    values = {key: tuple(value) if isinstance(value, list) else value for key, value in table.items()}
     try:
-        RewardConfig(**values)
-    except ValueError as error:
-        raise ValueError(f"preset file {file}: [reward] {error}") from None
+        cls(**values)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"preset file {file}: [{name}] {error}") from None
     return values
 
 
-def _check_ppo_kwargs(ppo: Mapping[str, Any], file: Path) -> None:
-    """Reject keys that ``stable_baselines3.PPO`` does not take (and the ones a run sets itself)."""
-    from stable_baselines3 import PPO  # Imported here: reading a preset should not need SB3 loaded up front.
+def _check_algo_kwargs(kwargs: Mapping[str, Any], file: Path, algo: str) -> None:
+    """Reject keys that the SB3 class of ``algo`` does not take (and the ones a run sets itself)."""
+    from prefrl.agent import ALGOS  # Imported here: reading a preset should not need SB3 loaded up front.
 
+    cls = ALGOS[algo]
     # The run supplies these itself; setting them in a preset would be silently overridden or clash.
     owned_by_run = {"policy", "env", "seed", "device", "verbose", "tensorboard_log", "_init_setup_model"}
-    accepted = set(inspect.signature(PPO.__init__).parameters) - {"self"} - owned_by_run
-    unknown = sorted(set(ppo) - accepted)
+    accepted = set(inspect.signature(cls.__init__).parameters) - {"self"} - owned_by_run
+    unknown = sorted(set(kwargs) - accepted)
     if unknown:
         raise ValueError(
-            f"preset file {file} has unknown key(s) {', '.join(repr(f'ppo.{k}') for k in unknown)} in its [ppo] "
-            f"table; stable_baselines3.PPO takes: {', '.join(sorted(accepted))}."
+            f"preset file {file} has unknown key(s) {', '.join(repr(f'{algo}.{k}') for k in unknown)} in its "
+            f"[{algo}] table; stable_baselines3.{cls.__name__} takes: {', '.join(sorted(accepted))}."
         )
-    policy_kwargs = ppo.get("policy_kwargs", {})
+    policy_kwargs = kwargs.get("policy_kwargs", {})
     if not isinstance(policy_kwargs, dict):
         raise ValueError(
-            f"preset file {file}: ppo.policy_kwargs={policy_kwargs!r} must be a [ppo.policy_kwargs] table."
+            f"preset file {file}: {algo}.policy_kwargs={policy_kwargs!r} must be a [{algo}.policy_kwargs] table."
         )

@@ -1,7 +1,7 @@
 """How many labels to ask for, and when (Christiano et al. 2017, appendix A).
 
-A share of the budget is asked before PPO's first update (the paper pre-trains r̂ on clips of the
-initial random policy); the rest arrives at a rate proportional to T₀ / (T + T₀), so the cumulative count
+A share of the budget (or a fixed count: the paper's Atari runs asked 500) is asked before PPO's first update
+(the paper pre-trains r̂ on clips of the initial random policy); the rest arrives at a rate proportional to T₀ / (T + T₀), so the cumulative count
 after T timesteps is proportional to log(1 + T/T₀), reaching the whole budget at the end of the run.
 """
 
@@ -18,13 +18,16 @@ class LabelSchedule:
     :param budget: total labels for the run.
     :param total_timesteps: policy timesteps of the run; the target equals ``budget`` from there on.
     :param initial_fraction: share of ``budget`` due at timestep 0.
-    :param decay_timesteps: T₀ of the rate T₀ / (T + T₀); small = front-loaded, large = nearly uniform.
+    :param decay_timesteps: T₀ of the rate T₀ / (T + T₀); small = front-loaded, large = nearly uniform
+        (the paper's Atari runs: 5·10⁶, a rate proportional to 5·10⁶ / (T + 5·10⁶)).
+    :param initial_count: labels due at timestep 0 as a count, in place of ``initial_fraction``; 0 = use the fraction.
     """
 
     budget: int
     total_timesteps: int
     initial_fraction: float = 0.25
     decay_timesteps: float = 25_000.0
+    initial_count: int = 0
 
     def __post_init__(self) -> None:
         if self.budget < 1:
@@ -33,11 +36,14 @@ class LabelSchedule:
             raise ValueError(f"total_timesteps={self.total_timesteps!r} must be >= 1.")
         if self.decay_timesteps <= 0:
             raise ValueError(f"decay_timesteps={self.decay_timesteps!r} must be > 0.")
+        if self.initial_count < 0:
+            raise ValueError(f"initial_count={self.initial_count!r} must be >= 0 (0 = use initial_fraction).")
 
     @property
     def initial(self) -> int:
         """Labels asked before PPO's first update (at least one, so r̂ is never untrained)."""
-        return min(self.budget, max(1, round(self.initial_fraction * self.budget)))
+        count = self.initial_count or round(self.initial_fraction * self.budget)
+        return min(self.budget, max(1, count))
 
     def target(self, timesteps: int) -> int:
         """Labels that should have been asked in total after ``timesteps`` policy steps."""

@@ -3,7 +3,8 @@
 Segments come from PPO's own rollouts (never from resetting envs behind its back, DESIGN.md), across all
 parallel envs, and never cross an episode end: a clip that jumps from one episode into the next would show
 the oracle a teleport and mix two unrelated returns. Steps are carried over between rollouts, so a segment
-may span two rollouts of one episode.
+may span two rollouts of one episode. Frame stacks (Atari) are kept with each frame once (``prefrl.frames``):
+a buffer of 1000 Pong segments holds 28 rather than 100 frames of 84×84 bytes each.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from prefrl.frames import share_frames
 from prefrl.types import Segment
 
 
@@ -74,7 +76,8 @@ class SegmentCutter:
                 for k in range(n_full):
                     lo, hi = start + k * self.length, start + (k + 1) * self.length
                     timestep = steps.first_timestep + (hi - offset) * n_envs
-                    obs, actions, rewards, *states = (part[lo:hi].copy() for part in parts)
+                    actions, rewards, *states = (part[lo:hi].copy() for part in parts[1:])
+                    obs = share_frames(parts[0][lo:hi])  # a copy, or a view of its distinct frames
                     segments.append(Segment(obs, actions, rewards, env, timestep, states[0] if states else None))
                 if end is None:
                     tail = start + n_full * self.length

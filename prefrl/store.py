@@ -8,7 +8,8 @@ built to never lose one:
 - the segments a comparison refers to are stored with it (observations, actions and the true reward),
   so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, the
   simulator states that let a clip be rendered later, even by another process once the run has stopped;
-  image observations (``uint8``/``bool`` frames) are zlib-compressed, so a run on pixels keeps its every
+  image observations (``uint8``/``bool`` frames) are zlib-compressed, and stacks of frames (Atari's
+  ``(T, 4, 84, 84)``) keep each distinct frame once (``prefrl.frames``), so a run on pixels keeps its every
   clip in a file of bounded, modest size (:meth:`ComparisonStore.bytes_per_segment` reports it);
 - :meth:`ComparisonStore.answer` is atomic and first-writer-wins, because a web server answers queries
   from several threads (and a person may double-click): exactly one label per query;
@@ -33,6 +34,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from prefrl.frames import is_frame_stack, join_stacks, split_stacks
 from prefrl.ranking import ranking_pairs
 from prefrl.types import Label, Segment, SegmentPair
 
@@ -45,10 +47,11 @@ __all__ = [
     "UnknownQueryError",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever the tables or their encoding change; a store written by a newer prefrl is refused rather than
 misread, and an older one is upgraded in place when opened (version 2 added ``segments.render_states``; version 3
-may hold zlib-compressed ``segments.obs`` blobs, which older versions cannot read)."""
+may hold zlib-compressed ``segments.obs`` blobs, which older versions cannot read; version 4 may hold frame
+stacks as distinct frames plus an index)."""
 
 # How long a writer waits for another process or connection holding the write lock (a web server and a
 # trainer may share the file). Long, because giving up would drop a label; writes themselves take ms.
@@ -57,6 +60,8 @@ _BUSY_TIMEOUT_MS = 30_000
 # Marks a zlib-compressed .npy blob. A plain one starts with numpy's magic b"\x93NUMPY", so blobs written before
 # compression existed still load. Frames compress well (MinAtar's sparse object grids, Atari's flat backgrounds).
 _COMPRESSED = b"prefrl-zlib:"
+# Marks frame stacks stored as their distinct frames and an index (prefrl.frames): zlib of an .npz of the two.
+_STACKS = b"prefrl-stacks:"
 _PIXEL_DTYPES = (np.uint8, np.bool_)
 
 # Keys the store manages itself; ``set_meta`` refuses them so the version check cannot be defeated.
@@ -69,7 +74,8 @@ CREATE TABLE meta (
 );
 CREATE TABLE segments (
     id           INTEGER PRIMARY KEY,
-    obs          BLOB    NOT NULL,   -- .npy bytes, (T, *obs_shape), frames as _COMPRESSED + zlib(.npy bytes)
+    obs          BLOB    NOT NULL,   -- .npy bytes, (T, *obs_shape), frames as _COMPRESSED + zlib(.npy bytes),
+                                     -- frame stacks as _STACKS + zlib(.npz of frames (F, H, W), index (T, K))
     actions      BLOB    NOT NULL,   -- .npy bytes, (T, *act_shape)
     true_rewards BLOB    NOT NULL,   -- .npy bytes, (T,)
     env_index    INTEGER NOT NULL,
@@ -293,7 +299,7 @@ class ComparisonStore:
             if current < SCHEMA_VERSION:
                 if current < 2:
                     conn.execute("ALTER TABLE segments ADD COLUMN render_states BLOB")
-                # 2 -> 3 changes no table: new obs blobs may be compressed, so only the version moves on.
+                # 2 -> 3 and 3 -> 4 change no table: only new obs blobs are encoded anew, so only the version moves on.
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             conn.execute("COMMIT")
         except BaseException:
@@ -612,7 +618,17 @@ def _to_npy(array: np.ndarray, what: str, compress: bool = False) -> bytes:
     return _COMPRESSED + zlib.compress(buffer.getvalue()) if compress else buffer.getvalue()
 
 
+def _stacks_to_blob(obs: np.ndarray) -> bytes:
+    frames, index = split_stacks(obs)
+    buffer = io.BytesIO()
+    np.savez(buffer, frames=frames, index=index, allow_pickle=False)
+    return _STACKS + zlib.compress(buffer.getvalue())
+
+
 def _from_npy(blob: bytes) -> np.ndarray:
+    if blob.startswith(_STACKS):
+        with np.load(io.BytesIO(zlib.decompress(blob[len(_STACKS) :])), allow_pickle=False) as parts:
+            return join_stacks(parts["frames"], parts["index"])
     if blob.startswith(_COMPRESSED):
         blob = zlib.decompress(blob[len(_COMPRESSED) :])
     return np.load(io.BytesIO(blob), allow_pickle=False)
@@ -620,8 +636,9 @@ def _from_npy(blob: bytes) -> np.ndarray:
 
 def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, int, int, bytes | None]:
     states = segment.render_states
+    obs = np.asarray(segment.obs)
     return (
-        _to_npy(segment.obs, f"{what}.obs", compress=np.asarray(segment.obs).dtype in _PIXEL_DTYPES),
+        _stacks_to_blob(obs) if is_frame_stack(obs) else _to_npy(obs, f"{what}.obs", compress=obs.dtype in _PIXEL_DTYPES),
         _to_npy(segment.actions, f"{what}.actions"),
         _to_npy(segment.true_rewards, f"{what}.true_rewards"),
         int(segment.env_index),

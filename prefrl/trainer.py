@@ -26,13 +26,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import CallbackList
-from stable_baselines3.common.env_util import make_vec_env
+from stable_baselines3.common.on_policy_algorithm import OnPolicyAlgorithm
 from stable_baselines3.common.policies import BasePolicy
 from stable_baselines3.common.vec_env import VecEnv
 
-from prefrl.agent import finish_run, load_ppo, make_ppo, save_atomically
+from prefrl.agent import algo_class, finish_run, load_agent, make_agent, save_atomically
 from prefrl.callbacks import PreferenceCallback, RunMonitor
 from prefrl.config import (
     HumanConfig,
@@ -44,7 +43,7 @@ from prefrl.config import (
     from_dict,
     to_dict,
 )
-from prefrl.envs import check_env_id
+from prefrl.envs import check_env_id, make_vec
 from prefrl.evaluation import make_eval_env
 from prefrl.labeling import Labeler
 from prefrl.oracles.human.clips import RenderStateRecorder
@@ -73,7 +72,8 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
     """A :class:`TrainConfig` from an env's preset, with any field of any stage overridden by name.
 
     ``train_config("CartPole-v1", labels=60, mistake_rate=0.1, seed=3)`` routes ``labels`` to the query
-    config, ``mistake_rate`` to the oracle config and ``seed`` to the run config.
+    config, ``mistake_rate`` to the oracle config and ``seed`` to the run config. The algorithm's keyword
+    arguments are the preset's table of the chosen ``algo`` (``[ppo]`` or ``[a2c]``).
     """
     check_env_id(env_id)  # before the preset, so a typo gets "did you mean", not "no preset"
     loaded = load_preset(env_id, preset)
@@ -83,9 +83,9 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         "timesteps": loaded.timesteps,
         "n_envs": loaded.n_envs,
         "segment_length": loaded.segment_length,
-        "ppo": loaded.ppo_kwargs(),
+        "score_boxes": loaded.score_boxes,
     }
-    query_values: dict[str, Any] = {"labels": loaded.labels}
+    query_values: dict[str, Any] = {"labels": loaded.labels, **loaded.query}
     stages: dict[type, dict[str, Any]] = {
         RunConfig: run_values,
         QueryConfig: query_values,
@@ -99,6 +99,9 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
             known = sorted(f.name for cls in stages for f in fields(cls))
             raise TypeError(f"train_config() got an unknown option {name!r}; options are: {', '.join(known)}.")
         stages[owner][name] = value
+    algo = run_values.get("algo", "ppo")
+    algo_class(algo)  # an unknown algorithm fails here, before any env or folder is made
+    run_values.setdefault("algo_kwargs", loaded.algo_kwargs(algo))
     return TrainConfig(
         run=RunConfig(**run_values),
         oracle=OracleConfig(**stages[OracleConfig]),
@@ -175,7 +178,7 @@ class PreferenceRL:
     def resume(cls, run_dir: str | Path, oracle: Oracle | None = None, progress: bool = True) -> "PreferenceRL":
         """Continue a run from its folder: its config, its last checkpoint and every label in its store."""
         saved = read_train_config(run_dir)
-        saved["run"]["ppo"] = {}  # the checkpointed PPO carries its own hyperparameters
+        saved["run"]["algo_kwargs"] = {}  # the checkpointed agent carries its own hyperparameters
         config = from_dict(TrainConfig, saved)
         config = replace(config, run=replace(config.run, out=str(Path(run_dir))))
         trainer = cls(config, oracle=oracle, progress=progress)
@@ -189,10 +192,10 @@ class PreferenceRL:
         return self.config.run.train_env_id or self.config.run.env_id
 
     def _make_env(self, seed: int, oracle: Oracle) -> VecEnv:
-        check_env_id(self._train_env_id)
         # Only an oracle that shows clips pays for recording the simulator state of every step.
         wrapper = RenderStateRecorder if getattr(oracle, "records_render_states", False) else None
-        return make_vec_env(self._train_env_id, n_envs=self.config.run.n_envs, seed=seed, wrapper_class=wrapper)
+        run_cfg = self.config.run
+        return make_vec(self._train_env_id, run_cfg.n_envs, seed, run_cfg.score_boxes, wrapper_class=wrapper)
 
     def _write_config(self) -> None:
         config_path = self.run / RunFolder.CONFIG
@@ -226,16 +229,17 @@ class PreferenceRL:
         reward_env = LearnedRewardVecEnv(venv, reward_model)
         state: dict[str, Any] = {}
         if self._resuming and (self.run.checkpoint / RunFolder.STATE).exists():
-            model = load_ppo(self.run.checkpoint / RunFolder.POLICY, reward_env, self.run)
+            model = load_agent(run_cfg.algo, self.run.checkpoint / RunFolder.POLICY, reward_env, self.run, run_cfg.device)
             reward_model.load_state_dict(torch.load(self.run.checkpoint / RunFolder.REWARD_NET))
             state = json.loads((self.run.checkpoint / RunFolder.STATE).read_text())
         else:
-            model = make_ppo(reward_env, run_cfg.ppo, seed, self.run)
+            model = make_agent(run_cfg.algo, reward_env, run_cfg.algo_kwargs, seed, self.run, run_cfg.device)
         schedule = LabelSchedule(
             budget=query_cfg.labels,
             total_timesteps=run_cfg.timesteps,
             initial_fraction=query_cfg.initial_fraction,
-            decay_timesteps=query_cfg.decay_fraction * run_cfg.timesteps,
+            decay_timesteps=query_cfg.decay_timesteps or query_cfg.decay_fraction * run_cfg.timesteps,
+            initial_count=query_cfg.initial_labels,
         )
         rng = np.random.default_rng(seed)
         labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
@@ -260,7 +264,9 @@ class PreferenceRL:
 
         offset = float(state.get("wall_time_s", 0.0))
         monitor = RunMonitor(
-            eval_env=make_eval_env(run_cfg.env_id, run_cfg.eval_episodes, seed + _CURVE_EVAL_SEED_OFFSET),
+            eval_env=make_eval_env(
+                run_cfg.env_id, run_cfg.eval_episodes, seed + _CURVE_EVAL_SEED_OFFSET, run_cfg.score_boxes
+            ),
             eval_episodes=run_cfg.eval_episodes,
             eval_interval=run_cfg.eval_interval,
             metrics=metrics,
@@ -313,9 +319,7 @@ class PreferenceRL:
             return finish_run(
                 model,
                 self.run,
-                run_cfg.env_id,
-                run_cfg.final_eval_episodes,
-                seed,
+                run_cfg,
                 started - offset,
                 {
                     "kind": "train",
@@ -342,7 +346,7 @@ class PreferenceRL:
 
     def _pretrain(
         self,
-        model: PPO,
+        model: OnPolicyAlgorithm,
         reward_model: RewardEnsemble,
         preference: PreferenceCallback,
         schedule: LabelSchedule,

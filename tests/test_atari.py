@@ -1,4 +1,4 @@
-"""MinAtar (and the ALE) through prefrl: registration, no termination leak, clear errors, a policy that fits the
+"""MinAtar (and the ALE's missing-package error; the ALE itself: test_ale.py) through prefrl: registration, no termination leak, clear errors, a policy that fits the
 frames, and a preference run that learns Breakout from comparisons of pixel clips."""
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ RANDOM_BREAKOUT_RETURN = 0.37
 RANDOM_BREAKOUT_RATE = 37.0
 
 
-@pytest.mark.parametrize("original_id, variant_id", sorted(ATARI_VARIANTS.items()))
+@pytest.mark.parametrize(
+    "original_id, variant_id", sorted(item for item in ATARI_VARIANTS.items() if item[0].startswith("MinAtar/"))
+)
 def test_variant_never_terminates_while_the_game_resets_underneath(original_id: str, variant_id: str) -> None:
     check_env_id(variant_id)
     env = gym.make(variant_id)

@@ -32,3 +32,12 @@ def test_initial_share_and_decaying_rate():
 def test_zero_budget_is_a_clear_error():
     with pytest.raises(ValueError, match="budget"):
         LabelSchedule(0, 1000)
+
+
+def test_initial_labels_as_a_count_and_an_absolute_decay():
+    """The paper's Atari schedule: 500 labels first, then a rate proportional to 5e6 / (T + 5e6)."""
+    schedule = LabelSchedule(3300, 10_000_000, initial_fraction=0.25, decay_timesteps=5e6, initial_count=500)
+    assert schedule.initial == schedule.target(0) == 500
+    assert schedule.target(5_000_000) == 500 + math.floor(2800 * math.log(2) / math.log(3))
+    assert schedule.target(10_000_000) == 3300
+    assert LabelSchedule(10, 100, initial_count=50).initial == 10  # never beyond the budget

@@ -371,7 +371,7 @@ def test_a_version_1_store_is_upgraded_in_place_with_its_labels(tmp_path: Path) 
     conn.commit()
     conn.close()
     with ComparisonStore(path, create=False) as store:
-        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "3"
+        assert store.get_meta("schema_version") == str(SCHEMA_VERSION) == "4"
         assert store.get(ids[0]).label is Label.RIGHT
         assert store.get(ids[1]).left.render_states is None
 
@@ -410,7 +410,7 @@ def test_a_version_2_store_keeps_its_plain_blobs_and_gains_compressed_ones(tmp_p
     conn.close()
     new_pair = (frame_segment(rng, np.uint8, (10, 10, 3)), frame_segment(rng, np.uint8, (10, 10, 3)))
     with ComparisonStore(path, create=False) as store:
-        assert store.get_meta("schema_version") == "3"
+        assert store.get_meta("schema_version") == "4"
         new_id = store.add_queries([new_pair], oracle="synthetic", timestep=1)[0]
         for comparison_id, (left, right) in ((old_id, old_pair), (new_id, new_pair)):
             assert_same_segment(store.get(comparison_id).left, left)

@@ -5,6 +5,8 @@ What the paper prescribes and this module does:
 - a share of comparisons is held out, chosen by id so a pair stays on its side as the data grows;
 - L2 strength adapts so that held-out loss stays within 1.1–1.5× training loss;
 - the rater's random answers are built into P̂ (``random_answer_prob``).
+- on Atari, only the newest comparisons are trained on, a FIFO of ``max_train_comparisons`` (3000 in
+  appendix A.2): old clips show a policy long gone, and every one held costs memory (all stay in the store).
 What it adds: early stopping on held-out loss with the best weights kept, so the first handful of labels is
 not overfit by a fixed number of epochs (DESIGN.md, pitfalls).
 """
@@ -60,6 +62,12 @@ def is_held_out(comparison_id: int, validation_fraction: float) -> bool:
     return (comparison_id * _GOLDEN) % 1.0 < validation_fraction
 
 
+def newest(comparisons: Sequence[LabelledPair], limit: int) -> list[LabelledPair]:
+    """The ``limit`` comparisons with the highest ids (the most recently asked), in id order; all when ``limit`` is 0."""
+    ordered = sorted(comparisons, key=lambda comparison: comparison.id)
+    return ordered[-limit:] if limit else ordered
+
+
 def to_batch(comparisons: Sequence[LabelledPair]) -> PairBatch:
     """Stack trainable comparisons (``CANT_TELL`` and pending ones are the caller's to drop) into tensors.
 
@@ -111,8 +119,10 @@ class RewardTrainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
     def fit(self, comparisons: Sequence[LabelledPair]) -> FitMetrics | None:
-        """Fit on every trainable comparison given; ``None`` when there is nothing to train on yet."""
+        """Fit on the trainable comparisons given (the newest ``max_train_comparisons`` of them when that is set);
+        ``None`` when there is nothing to train on yet."""
         trainable = [c for c in comparisons if c.label is not None and c.label.prefer_left_prob is not None]
+        trainable = newest(trainable, self.config.max_train_comparisons)
         if not trainable:
             return None
         ties = sum(c.label is Label.EQUAL for c in trainable) / len(trainable)

@@ -8,7 +8,7 @@ from gymnasium import spaces
 
 from prefrl.config import RewardConfig
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.reward.trainer import RewardTrainer, is_held_out
+from prefrl.reward.trainer import RewardTrainer, is_held_out, newest
 from prefrl.types import Label, Segment
 
 
@@ -77,3 +77,22 @@ def test_l2_strengthens_when_overfitting_and_weakens_when_not():
     assert trainer.l2 == pytest.approx(0.01)
     trainer._adapt_l2({"train_loss": 0.5, "val_loss": 0.6})  # ratio 1.2: inside the band
     assert trainer.l2 == pytest.approx(0.01)
+
+
+def test_fifo_fits_on_the_newest_comparisons_only():
+    """``max_train_comparisons``: the paper's Atari runs train on the newest 3000 labels; here the newest 6 of 20."""
+    pairs = comparisons_of_linear_reward(20)
+    assert [p.id for p in newest(list(reversed(pairs)), 6)] == list(range(15, 21))
+    assert len(newest(pairs, 0)) == 20  # 0 keeps them all
+    pairs[-1].label = Label.CANT_TELL  # untrainable ones do not take a place in the FIFO
+    model = RewardEnsemble(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(8,))
+    trainer = RewardTrainer(model, RewardConfig(max_epochs=2, max_train_comparisons=6), rng=0)
+    metrics = trainer.fit(pairs)
+    assert metrics.n_train + metrics.n_val == 6
+    # The fit saw only pairs 14..19: their training share alone set the input standardization.
+    kept = [p for p in pairs if 14 <= p.id <= 19]
+    held_in = [p for p in kept if not is_held_out(p.id, 0.2)]
+    obs = np.concatenate([np.concatenate([p.left.obs, p.right.obs]) for p in held_in])
+    assert np.allclose(model.input_mean[:3].numpy(), obs.mean(0), atol=1e-5)
+    with pytest.raises(ValueError, match="max_train_comparisons=-1"):
+        RewardConfig(max_train_comparisons=-1)
