@@ -5,8 +5,9 @@ ALE games are played through the usual observation pipeline (:class:`AtariObserv
 ``AtariPreprocessing`` with up to 30 no-op starts, frame skip 4, 84×84 grayscale, then ``FrameStackObservation``
 of 4 frames), in training, in evaluation and in the baseline alike, so that only termination and reward differ
 between the env a policy learns in and the one it is scored in. The pipeline also blacks out the game's score
-(a per-game list of boxes, kept in the preset): the reward net must judge play, not read the answer off the
-screen, and the policy loses nothing it needs to act.
+(a per-game list of boxes, kept in the preset; appendix A.2): the reward net must judge play, not read the answer
+off the screen. It is done in the env, so the reward net, the policy and the stored clips read one and the same
+frame (each held once, ``prefrl.frames``); a policy needs the score no more than a player does to choose a move.
 
 Christiano et al. (2017, appendix A.2) did not let termination leak the reward on Atari either: "we do not
 send life loss or episode end signals to the agent (we do continue to actually reset the environment)". An
@@ -41,8 +42,9 @@ ALE_GAMES = ("BeamRider", "Breakout", "Enduro", "Pong", "Qbert", "Seaquest", "Sp
 """The Atari games of Christiano et al. (2017, §3.1.2)."""
 
 ALE_HORIZON = 2000
-"""Agent steps (8000 frames, ~2 minutes of play) per fixed-horizon ALE episode: 80 clips of 25 steps, longer than a
-random Pong game (~800 steps), and a bound on how long PPO goes without a truncation to bootstrap from."""
+"""Agent steps (8000 frames, ~2 minutes of play) per fixed-horizon ALE episode: 80 clips of 25 steps, several games
+of a weak policy (random play loses a game of Breakout in 130-260 steps, measured), and a bound on how long PPO goes
+without a truncation to bootstrap from."""
 
 ALE_V5_TWINS: dict[str, str] = {f"ALE/{game}-v5": f"{game}NoFrameskip-v4" for game in ALE_GAMES}
 """``ALE/<Game>-v5`` -> ``<Game>NoFrameskip-v4``: the same game and screen, so the same preset (``prefrl.presets``)
@@ -174,17 +176,17 @@ class ResetOnTermination(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
 
 def make_continuing(original_id: str, render_mode: str | None = None, **kwargs: Any) -> ResetOnTermination:
-    """Entry point of every variant: the original env (as :func:`make_original` builds it) in :class:`ResetOnTermination`.
+    """Entry point of every variant: the original env (as :func:`make_env` builds it) in :class:`ResetOnTermination`.
 
     The variant's own ``TimeLimit`` is added by ``gymnasium.make`` from its spec. An ALE game is reset inside
     its observation pipeline, so a game reset underneath starts with its no-ops and a fresh frame stack.
     """
     # The outer make checks the env; checking the inner one too would only repeat its warnings.
-    return ResetOnTermination(make_original(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs))
+    return ResetOnTermination(make_env(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs))
 
 
-def make_original(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
-    """The env a run plays for an original id: ALE games through :func:`make_atari`, anything else from ``gym.make``."""
+def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:
+    """The env a run plays for ``env_id``: an ALE game through :func:`make_atari`, any other id from ``gym.make``."""
     register_optional_envs(env_id)  # a fresh process (a subprocess vector env) has not registered it yet
     if is_ale_id(env_id):
         return make_atari(env_id, render_mode=render_mode, **kwargs)

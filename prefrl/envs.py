@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, SupportsFloat
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
-from prefrl.atari import ATARI_VARIANTS, ScoreBox, make_original, register_optional_envs, takes_score_boxes
+from prefrl.atari import ATARI_VARIANTS, ScoreBox, make_env, register_optional_envs, takes_score_boxes
 
 if TYPE_CHECKING:
     from stable_baselines3.common.vec_env import VecEnv
@@ -279,7 +279,7 @@ def make_vec(
         )
     env_kwargs = {"score_boxes": score_boxes} if score_boxes else None
     return make_vec_env(
-        partial(make_original, env_id), n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper_class
+        partial(make_env, env_id), n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper_class
     )
 
 

@@ -80,9 +80,20 @@ def to_batch(comparisons: Sequence[LabelledPair]) -> PairBatch:
     return PairBatch(obs_tensor, torch.as_tensor(actions), torch.as_tensor(mu))
 
 
-def member_returns(model: RewardEnsemble, batch: PairBatch) -> torch.Tensor:
-    """Each member's predicted return of both segments of every pair: ``(N, P, 2)``."""
-    return model(batch.obs, batch.actions).sum(-1)  # (N, P, 2, T) -> (N, P, 2)
+def member_returns(model: RewardEnsemble, batch: PairBatch, chunk: int | None = None) -> torch.Tensor:
+    """Each member's predicted return of both segments of every pair: ``(N, P, 2)``.
+
+    :param chunk: run the net on this many pairs at a time (only without gradients: the results are concatenated).
+        A conv trunk's activations on every frame at once would not fit in memory: the paper's 500 initial Atari
+        labels are 25,000 frames, whose first conv layer's output alone is 3.2 GB of floats for a 3-member
+        ensemble (48 maps of 26×26), and batch norm and the activation each add as much again.
+    """
+    if chunk is None or len(batch) <= chunk:
+        return model(batch.obs, batch.actions).sum(-1)  # (N, P, 2, T) -> (N, P, 2)
+    assert not torch.is_grad_enabled(), "chunked returns are for evaluation: no graph spans the chunks"
+    starts = range(0, len(batch), chunk)
+    parts = [member_returns(model, batch.subset(torch.arange(lo, min(lo + chunk, len(batch))))) for lo in starts]
+    return torch.cat(parts, dim=1)  # (N, P, 2)
 
 
 @dataclass
@@ -162,7 +173,9 @@ class RewardTrainer:
             self.model.input_std.copy_(std)
 
     def _loss(self, batch: PairBatch, weights: torch.Tensor | None) -> tuple[torch.Tensor, dict[str, float]]:
-        returns = member_returns(self.model, batch)  # (N, P, 2)
+        # Without gradients (held-out loss, metrics) the whole set is scored a training minibatch at a time.
+        chunk = None if torch.is_grad_enabled() else self.config.batch_size
+        returns = member_returns(self.model, batch, chunk)  # (N, P, 2)
         return bradley_terry_loss(
             returns[..., 0],
             returns[..., 1],
@@ -236,7 +249,7 @@ class RewardTrainer:
         if val is not None:
             val_loss, _ = self._loss(val, None)
             # Held-out accuracy of the ensemble mean, the reward the policy is actually paid.
-            mean_returns = member_returns(self.model, val).mean(0)  # (P, 2)
+            mean_returns = member_returns(self.model, val, self.config.batch_size).mean(0)  # (P, 2)
             _, mean_metrics = bradley_terry_loss(mean_returns[:, 0], mean_returns[:, 1], val.prefer_left)
             result["val_loss"] = float(val_loss)
             result["val_accuracy"] = mean_metrics["accuracy"]

@@ -4,11 +4,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+import torch
 from gymnasium import spaces
 
 from prefrl.config import RewardConfig
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.reward.trainer import RewardTrainer, is_held_out, newest
+from prefrl.reward.trainer import RewardTrainer, is_held_out, member_returns, newest, to_batch
 from prefrl.types import Label, Segment
 
 
@@ -96,3 +97,15 @@ def test_fifo_fits_on_the_newest_comparisons_only():
     assert np.allclose(model.input_mean[:3].numpy(), obs.mean(0), atol=1e-5)
     with pytest.raises(ValueError, match="max_train_comparisons=-1"):
         RewardConfig(max_train_comparisons=-1)
+
+
+def test_returns_without_gradients_are_computed_in_chunks_with_the_same_result():
+    model = RewardEnsemble(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(8,))
+    batch = to_batch(comparisons_of_linear_reward(10))
+    with torch.no_grad():
+        whole = member_returns(model, batch)
+        chunked = member_returns(model, batch, chunk=3)  # chunks of 3, 3, 3 and 1 pairs
+    assert chunked.shape == whole.shape == (2, 10, 2)
+    assert torch.allclose(chunked, whole, atol=1e-6)
+    with pytest.raises(AssertionError, match="evaluation"):
+        member_returns(model, batch, chunk=3)  # with gradients on, a chunked graph is refused
