@@ -66,8 +66,9 @@ class Segment:
     :param true_rewards: the env's hidden reward for each step, ``(T,)``.
     :param env_index: which of the parallel envs it came from.
     :param timestep: the global policy timestep at which its last step was taken.
-    :param render_states: the simulator state before each step, ``(T, *state_shape)``, recorded only when a
-        person will watch clips: restoring them one by one re-renders the clip without replaying the env.
+    :param render_states: what each step looked like before its action, recorded only when a person will watch
+        clips: a pixel game's own colour frame ``(T, H, W, 3)`` uint8, the clip itself, or a physics env's
+        simulator state ``(T, n)``, restored one by one to re-render the clip without replaying the env.
     """
 
     obs: np.ndarray

@@ -24,8 +24,9 @@ class OracleSession:
     """What an oracle that answers later (a person) gets from the run it serves, through its ``open(session)``.
 
     An oracle may define ``open(session)`` and ``close()``; :class:`~prefrl.trainer.PreferenceRL` calls them
-    around the run. One that sets ``records_render_states = True`` also gets each segment's simulator states,
-    so that its clips can be rendered (see :mod:`prefrl.oracles.human.clips`).
+    around the run. One that sets ``records_render_states = True`` also gets what each step of a segment looked
+    like (a pixel game's frames or a physics env's simulator states), so that its clips can be made (see
+    :mod:`prefrl.oracles.human.clips`).
 
     :param store: the run's comparison store: pending queries are read from it, answers written into it.
     :param run_dir: the run folder (clips are kept in its ``clips/``).
