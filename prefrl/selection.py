@@ -14,6 +14,7 @@ import torch
 
 from prefrl.reward.losses import preference_log_probs
 from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.slices import member_rewards
 from prefrl.types import Segment
 
 
@@ -64,7 +65,7 @@ class DisagreementSelector:
         obs = np.stack([segments[i].obs for i in involved])  # (U, T, *obs)
         actions = np.stack([segments[i].actions for i in involved])  # (U, T, *act)
         with torch.no_grad():
-            returns = model(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions)).sum(-1)  # (N, U)
+            returns = member_rewards(model, obs, actions).sum(-1)  # (N, U, T) -> (N, U)
             left, right = returns[:, position[:, 0]], returns[:, position[:, 1]]  # (N, C)
             prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
             spread = prob_left.var(0, unbiased=False).numpy()  # (C,)

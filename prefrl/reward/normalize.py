@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from prefrl.reward.slices import member_rewards
+
 if TYPE_CHECKING:
     from prefrl.reward.nets import RewardEnsemble
 
@@ -38,7 +40,7 @@ def renormalize_output(model: "RewardEnsemble", obs: np.ndarray, actions: np.nda
     with torch.no_grad():
         model.reward_shift.zero_()
         model.reward_scale.fill_(1.0)
-        rewards = model.normalized(model(torch.as_tensor(obs, dtype=torch.float32), torch.as_tensor(actions)))
+        rewards = model.normalized(member_rewards(model, obs, actions))
         shift, scale = zero_mean_unit_std(rewards)
         model.reward_shift.copy_(shift)
         model.reward_scale.copy_(scale)
