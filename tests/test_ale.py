@@ -99,7 +99,8 @@ def test_presets_of_the_papers_games_and_their_v5_twins() -> None:
 
 def test_pong_smoke_run_writes_a_complete_run_folder(tmp_path: Path) -> None:
     """`prefrl train --env PongNoFrameskip-v4` end to end, shrunk to seconds: 2 envs, 256 steps, 4 labels (2 before
-    RL), a one-member reward net fit on single pairs; the original game is played to its end in evaluation."""
+    RL), a one-member reward net fit on single pairs; the original game is played to its end in evaluation. Then
+`prefrl train --resume` on its folder."""
     out = tmp_path / "run"
     code = main([
         "train", "--env", "PongNoFrameskip-v4", "--timesteps", "256", "--labels", "4", "--initial-labels", "2",
@@ -118,3 +119,6 @@ def test_pong_smoke_run_writes_a_complete_run_folder(tmp_path: Path) -> None:
     assert summary["bytes_per_segment"] < 20_000
     saved = json.loads((out / "config.json").read_text())["config"]
     assert saved["run"]["score_boxes"] == [list(PONG_SCORE[0])] and saved["query"]["initial_labels"] == 2
+    # Resumed from its folder (score boxes and algorithm read back from config.json): the same ending, no new labels.
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert json.loads((out / "summary.json").read_text())["labels_used"] == 4
