@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 
 DEVICES = ("auto", "cpu", "cuda")
+"""What ``RunConfig.device`` accepts; ``auto`` is SB3's rule: a GPU when torch sees one, else the CPU."""
 
 
 def option(default: Any, help: str, **kwargs: Any) -> Any:
