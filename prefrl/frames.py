@@ -38,8 +38,15 @@ def share_frames(obs: np.ndarray) -> np.ndarray:
 
 
 def split_stacks(obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct frames of ``obs`` ``(T, K, H, W)``, ``(F, H, W)``, in order of first appearance, and the index
-    ``(T, K)`` of every stack position's frame among them: ``frames[index]`` equals ``obs``."""
+    """The frames of ``obs`` ``(T, K, H, W)`` each held once, ``(F, H, W)`` in order of first appearance, and the
+    index ``(T, K)`` of every stack position's frame among them: ``frames[index]`` equals ``obs``.
+
+    One sliding window (the usual case) is read off directly: its ``T + K - 1`` frames. Otherwise (a game reset
+    inside the clip) frames are matched by content, which also merges a repeated frame.
+    """
+    steps, depth = obs.shape[:2]
+    if np.array_equal(obs[1:, :-1], obs[:-1, 1:]):  # one sliding window (no reset inside): no hashing needed
+        return np.concatenate([obs[0], obs[1:, -1]]), np.arange(steps)[:, None] + np.arange(depth)
     flat = obs.reshape(-1, *obs.shape[2:])  # (T*K, H, W)
     first_seen: dict[bytes, int] = {}
     index = np.empty(len(flat), dtype=np.int32)

@@ -109,3 +109,22 @@ def test_returns_without_gradients_are_computed_in_chunks_with_the_same_result()
     assert torch.allclose(chunked, whole, atol=1e-6)
     with pytest.raises(AssertionError, match="evaluation"):
         member_returns(model, batch, chunk=3)  # with gradients on, a chunked graph is refused
+
+
+def test_frame_stacks_are_batched_with_each_frame_once_and_fit():
+    """Clips of 4-frame stacks: the batch holds each clip's distinct frames and rebuilds the stacks exactly."""
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, (6, 2, 10 + 3, 48, 48), dtype=np.uint8)  # (P, 2, T + K - 1, H, W)
+    pairs = []
+    for i, pair in enumerate(frames):
+        left, right = (Segment(np.stack([clip[t : t + 4] for t in range(10)]), rng.integers(0, 3, 10), rng.normal(size=10))
+                       for clip in pair)
+        pairs.append(Pair(i + 1, left, right, Label.LEFT if left.true_return > right.true_return else Label.RIGHT))
+    batch = to_batch(pairs)
+    assert batch.stored_obs.shape == (6, 2, 13, 48, 48) and batch.frame_index.shape == (6, 2, 10, 4)
+    expected = np.stack([np.stack([p.left.obs, p.right.obs]) for p in pairs])  # (P, 2, T, 4, 48, 48)
+    assert np.array_equal(batch.obs.numpy(), expected)
+    assert np.array_equal(batch.subset(torch.tensor([4, 1])).obs.numpy(), expected[[4, 1]])
+    model = RewardEnsemble(spaces.Box(0, 255, (4, 48, 48), np.uint8), spaces.Discrete(3), ensemble_size=1, hidden_sizes=(8,))
+    metrics = RewardTrainer(model, RewardConfig(max_epochs=1, batch_size=2), rng=0).fit(pairs)
+    assert metrics.n_train + metrics.n_val == 6 and np.isfinite(metrics.train_loss)
