@@ -21,7 +21,7 @@ from gymnasium import spaces
 from torch import nn
 
 from prefrl.images import image_layout
-from prefrl.reward.cnn import ConvEnsembleTrunk
+from prefrl.reward.cnn import ConvEnsembleTrunk, NumpyTrunk
 
 
 def space_width(space: spaces.Space, role: str) -> int:
@@ -165,21 +165,23 @@ class RewardEnsemble(nn.Module):
         Runs in NumPy on a cached copy of the weights: called once per env step on a handful of rows,
         where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over.
         The cache is keyed on the tensors' version counters, so any in-place update (an optimizer step,
-        ``load_state_dict``) invalidates it. Convolutions have no such NumPy twin: with a trunk this runs in
-        torch (in eval mode: running batch-norm statistics, no dropout), once for all envs of a step.
+        ``load_state_dict``) invalidates it. With a trunk, its eval-mode NumPy copy (batch norm folded in, no
+        dropout: ``ConvEnsembleTrunk.numpy_copy``) reads the frames, once for all envs of a step.
         """
-        if self.trunk is not None:
-            return self.torch_predict(obs, actions).astype(np.float32)
-        layers, mean, std, shift, scale = self._numpy_weights()
+        layers, mean, std, shift, scale, trunk = self._numpy_weights()
         obs_shape = self.observation_space.shape or ()
         obs = np.asarray(obs)
         lead = obs.shape[: obs.ndim - len(obs_shape)]
         batch = int(np.prod(lead))
-        act_features = _encode_numpy(np.asarray(actions), self.action_space, batch)
+        joined = _encode_numpy(np.asarray(actions), self.action_space, batch)  # (B, act)
         if isinstance(self.action_space, spaces.Box):
-            act_features = np.clip(act_features, self._action_low_np, self._action_high_np)
-        joined = np.concatenate([_encode_numpy(obs, self.observation_space, batch), act_features], axis=1)  # (B, in)
+            joined = np.clip(joined, self._action_low_np, self._action_high_np)
+        if trunk is None:
+            joined = np.concatenate([_encode_numpy(obs, self.observation_space, batch), joined], axis=1)  # (B, in)
         hidden = ((joined - mean) / std)[None]  # (1, B, in)
+        if trunk is not None:
+            conv_features = trunk(obs.reshape(batch, *obs_shape))  # (N, B, conv)
+            hidden = np.concatenate([conv_features, np.broadcast_to(hidden, (self.ensemble_size, *hidden.shape[1:]))], axis=-1)
         last = len(layers) - 1
         for layer, (weight, bias) in enumerate(layers):
             hidden = hidden @ weight + bias  # (N, B, out)
@@ -188,7 +190,9 @@ class RewardEnsemble(nn.Module):
         rewards = (hidden[..., 0].mean(0) - shift) / scale  # (B,)
         return rewards.reshape(lead).astype(np.float32)
 
-    def _numpy_weights(self) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float]:
+    def _numpy_weights(
+        self,
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float, NumpyTrunk | None]:
         key = tuple(t._version for t in self._versioned)
         if getattr(self, "_numpy_key", None) != key:
             layers = [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in self._layers]
@@ -198,6 +202,7 @@ class RewardEnsemble(nn.Module):
                 self.input_std.numpy().copy(),
                 float(self.reward_shift),
                 float(self.reward_scale),
+                None if self.trunk is None else self.trunk.numpy_copy(),
             )
             self._numpy_key = key
         return self._numpy_cache

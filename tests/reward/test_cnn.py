@@ -96,3 +96,20 @@ def test_fit_learns_a_pixel_reward_and_leaves_eval_mode() -> None:
     metrics = RewardTrainer(model, RewardConfig(max_epochs=10, batch_size=32), rng=0).fit(comparisons)
     assert not model.training
     assert metrics.val_accuracy >= 0.8
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_numpy_predict_matches_torch_and_follows_fits(name: str) -> None:
+    """The NumPy trunk (batch norm folded into the convolutions) pays PPO what the torch graph computes."""
+    space = SPACES[name]
+    model = RewardEnsemble(space, spaces.Discrete(3), ensemble_size=3, hidden_sizes=(16,),
+                           generator=torch.Generator().manual_seed(0))
+    obs, actions = frames(space, (2, 4)), np.random.default_rng(1).integers(0, 3, (2, 4))
+    np.testing.assert_allclose(model.predict(obs, actions), model.torch_predict(obs, actions), rtol=1e-4, atol=1e-4)
+    model.train()  # as a fit does: batch statistics move the running ones; then some weights move
+    model(torch.as_tensor(frames(space, (16,), seed=2)), torch.zeros(16, dtype=torch.long))
+    model.eval()
+    with torch.no_grad():
+        model.trunk.layers[0].weight.mul_(1.5)
+        model.trunk.layers[1].bias.add_(0.3)
+    np.testing.assert_allclose(model.predict(obs, actions), model.torch_predict(obs, actions), rtol=1e-4, atol=1e-4)
