@@ -2,14 +2,15 @@
 
 PPO and reward fitting share this process's GIL; measured on 2 cores (DESIGN.md), a fitting *thread*
 slowed PPO to 1.58× its wall time and a fitting *process* to 1.21×. So the asynchronous fitter is a spawned
-process that reads labels from the SQLite store, refits when told that new labels arrived, and sends back
-weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
+process, at a lower CPU priority than PPO, that reads labels from the SQLite store, refits when told that new
+labels arrived, and sends back weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
 PPO's first update, runs inline while the process starts.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 import time
 import traceback
@@ -27,6 +28,11 @@ from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
 
 _FIT_TIMEOUT_S = 600.0  # one fit takes seconds; a worker silent this long is stuck
+# How much lower the worker's CPU priority is than the run's. With labels due every rollout, fits run back to
+# back: on an idle 2-core machine the worker has a core of its own, but on a shared one it would take an equal
+# share from PPO. At +10 niceness the kernel gives it about a ninth of PPO's share when they compete, and an
+# idle core in full.
+_WORKER_NICENESS = 10
 
 
 @dataclass
@@ -94,6 +100,7 @@ def _worker(
 ) -> None:
     """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
     torch.set_num_threads(1)  # leave the other core to PPO
+    os.nice(_WORKER_NICENESS)
     exit_with_parent()
     try:
         model = RewardEnsemble(**model_args)
