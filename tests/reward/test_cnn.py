@@ -68,7 +68,8 @@ def test_predict_uses_running_statistics_and_no_dropout() -> None:
     obs, actions = frames(space, (4,)), np.zeros(4, dtype=np.int64)
     first = model.predict(obs, actions)
     np.testing.assert_array_equal(first, model.predict(obs, actions))  # eval mode: deterministic
-    np.testing.assert_array_equal(first[:1], model.predict(obs[:1], actions[:1]))  # and independent of the batch
+    # and independent of the batch (up to float rounding: BLAS sums in another order for another batch size)
+    np.testing.assert_allclose(first[:1], model.predict(obs[:1], actions[:1]), rtol=1e-5, atol=1e-6)
     model.train()
     assert not torch.equal(model(torch.as_tensor(obs), torch.as_tensor(actions)),
                            model(torch.as_tensor(obs), torch.as_tensor(actions)))  # dropout while training
