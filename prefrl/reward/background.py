@@ -2,15 +2,19 @@
 
 PPO and reward fitting share this process's GIL; measured on 2 cores (DESIGN.md), a fitting *thread*
 slowed PPO to 1.58× its wall time and a fitting *process* to 1.21×. So the asynchronous fitter is a spawned
-process, at a lower CPU priority than PPO, that reads labels from the SQLite store, refits when told that new
-labels arrived, and sends back weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
+process that reads labels from the SQLite store, refits when told that new labels arrived, and sends back
+weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
 PPO's first update, runs inline while the process starts.
+
+The worker keeps the run's CPU priority. Tried on the 2 shared cores (load ~6; MinAtar Breakout, 100k steps, 100
+labels): at +10 niceness the run took 1.7× the PPO baseline's wall time instead of 3.9× (with torch reward
+inference), but only 1 background fit landed instead of 6, and the slow MinAtar learning test
+(``tests/test_atari.py -k learns``) scored a random 0.46: a fitter that yields never catches up on a busy machine.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import time
 import traceback
@@ -28,13 +32,6 @@ from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
 
 _FIT_TIMEOUT_S = 600.0  # one fit takes seconds; a worker silent this long is stuck
-# How much lower the worker's CPU priority is than the run's. With labels due every rollout, fits run back to
-# back: on an idle 2-core machine the worker has a core of its own, but on a shared one it would take an equal
-# share from PPO. At +10 niceness the kernel gives it a seventh to a tenth of PPO's share when they compete,
-# and an idle core in full. Measured on the 2 shared cores (load ~6), MinAtar Breakout, 100k steps, 100 labels,
-# with the NumPy reward inference: 1.7x the PPO baseline's wall time at +10, 2.1x at +5; the cost is that on
-# such a machine few background fits land (1 at +10, 2 at +5; 6 at equal priority with torch inference, 3.9x).
-_WORKER_NICENESS = 10
 
 
 @dataclass
@@ -102,7 +99,6 @@ def _worker(
 ) -> None:
     """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
     torch.set_num_threads(1)  # leave the other core to PPO
-    os.nice(_WORKER_NICENESS)
     exit_with_parent()
     try:
         model = RewardEnsemble(**model_args)
