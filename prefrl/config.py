@@ -58,6 +58,11 @@ class RewardConfig:
 
     ensemble_size: int = option(3, "Members of the reward ensemble, each fit on its own bootstrap of the labels.")
     hidden_sizes: tuple[int, ...] = option((64, 64), "Hidden layer widths of each member's MLP.")
+    use_actions: bool = option(
+        True,
+        "Feed the action to r̂ (the paper's r̂(o, a)). Turn off where the reward is a function of the state alone: "
+        "an action input lets r̂ pay for actions as such, a bonus the policy chases instead of the task.",
+    )
     learning_rate: float = option(1e-3, "Adam learning rate of the reward net.")
     batch_size: int = option(64, "Comparisons per gradient step.")
     random_answer_prob: float = option(

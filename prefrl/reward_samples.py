@@ -49,9 +49,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")
     env = gym.make(config.run.train_env_id or config.run.env_id)
-    reward_net = RewardEnsemble(
-        env.observation_space, env.action_space, config.reward.ensemble_size, config.reward.hidden_sizes
-    )
+    reward_net = RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
     reward_net.load_state_dict(torch.load(folder / RunFolder.REWARD_NET))
     policy = PPO.load(folder / RunFolder.POLICY, device="cpu")
     env.action_space.seed(seed)

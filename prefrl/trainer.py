@@ -219,12 +219,8 @@ class PreferenceRL:
         store = ComparisonStore(self.run / RunFolder.STORE)
         oracle = self.oracle
         venv = self._make_env(seed, oracle)
-        reward_model = RewardEnsemble(
-            venv.observation_space,
-            venv.action_space,
-            self.config.reward.ensemble_size,
-            self.config.reward.hidden_sizes,
-            generator=generator,
+        reward_model = RewardEnsemble.from_config(
+            venv.observation_space, venv.action_space, self.config.reward, generator=generator
         )
         reward_env = LearnedRewardVecEnv(venv, reward_model)
         state: dict[str, Any] = {}

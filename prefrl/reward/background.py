@@ -155,6 +155,7 @@ class ProcessFitter:
             "action_space": model.action_space,
             "ensemble_size": model.ensemble_size,
             "hidden_sizes": tuple(w.shape[-1] for w in model.weights)[:-1],
+            "use_actions": model.use_actions,
         }
         self._process = context.Process(
             target=_worker,

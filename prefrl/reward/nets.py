@@ -20,6 +20,7 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
+from prefrl.config import RewardConfig
 from prefrl.images import image_layout
 from prefrl.reward.cnn import ConvEnsembleTrunk, NumpyTrunk
 
@@ -58,6 +59,7 @@ class RewardEnsemble(nn.Module):
     :param ensemble_size: number of members (the paper's ensemble; disagreement selection needs >= 2).
     :param hidden_sizes: hidden widths of every member.
     :param generator: source of the initial weights (seeded by the trainer, so a seed fixes the whole run).
+    :param use_actions: whether r̂ reads the action (r̂(o, a)) or the observation alone (r̂(o)).
     """
 
     def __init__(
@@ -67,17 +69,20 @@ class RewardEnsemble(nn.Module):
         ensemble_size: int = 3,
         hidden_sizes: Sequence[int] = (64, 64),
         generator: torch.Generator | None = None,
+        use_actions: bool = True,
     ) -> None:
         super().__init__()
         self.observation_space = observation_space
         self.action_space = action_space
         self.ensemble_size = int(ensemble_size)
+        self.use_actions = bool(use_actions)
         layout = image_layout(observation_space)
         self.trunk = None if layout is None else ConvEnsembleTrunk(layout, self.ensemble_size, generator)
         # What `features` returns: the flat observation and the action, or only the action when a trunk reads
         # the frames (standardizing pixels one by one would break the convolutions' translation invariance).
         obs_width = space_width(observation_space, "observation") if self.trunk is None else 0
-        self.in_features = obs_width + space_width(action_space, "action")
+        action_width = space_width(action_space, "action")  # checked even when unused: the policy acts in it
+        self.in_features = obs_width + (action_width if self.use_actions else 0)
         head_width = self.in_features + (0 if self.trunk is None else self.trunk.out_features)
         widths = [head_width, *[int(h) for h in hidden_sizes], 1]
         self.weights = nn.ParameterList()
@@ -106,6 +111,24 @@ class RewardEnsemble(nn.Module):
         self._versioned = (*self.parameters(), *self.buffers())
         self.eval()
 
+    @classmethod
+    def from_config(
+        cls,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        config: RewardConfig,
+        generator: torch.Generator | None = None,
+    ) -> "RewardEnsemble":
+        """The ensemble a run's :class:`~prefrl.config.RewardConfig` describes (its size, widths and inputs)."""
+        return cls(
+            observation_space,
+            action_space,
+            config.ensemble_size,
+            config.hidden_sizes,
+            generator=generator,
+            use_actions=config.use_actions,
+        )
+
     def features(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``.
 
@@ -115,6 +138,8 @@ class RewardEnsemble(nn.Module):
         act_features = _encode(actions, self.action_space, batch)
         if isinstance(self.action_space, spaces.Box):
             act_features = torch.clamp(act_features, self.action_low, self.action_high)
+        if not self.use_actions:
+            act_features = act_features[:, :0]
         joined = act_features
         if self.trunk is None:
             joined = torch.cat([_encode(obs, self.observation_space, batch), act_features], dim=-1)  # (B, in)
@@ -176,6 +201,8 @@ class RewardEnsemble(nn.Module):
         joined = _encode_numpy(np.asarray(actions), self.action_space, batch)  # (B, act)
         if isinstance(self.action_space, spaces.Box):
             joined = np.clip(joined, self._action_low_np, self._action_high_np)
+        if not self.use_actions:
+            joined = joined[:, :0]
         if trunk is None:
             joined = np.concatenate([_encode_numpy(obs, self.observation_space, batch), joined], axis=1)  # (B, in)
         hidden = ((joined - mean) / std)[None]  # (1, B, in)

@@ -5,6 +5,7 @@ import pytest
 import torch
 from gymnasium import spaces
 
+from prefrl.config import RewardConfig
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.normalize import renormalize_output, standardization, zero_mean_unit_std
 
@@ -17,6 +18,19 @@ def test_discrete_actions_are_one_hot_and_members_differ():
     out = model(torch.randn(5, 6, 4), torch.randint(0, 3, (5, 6)))
     assert out.shape == (3, 5, 6)
     assert not torch.allclose(out[0], out[1])
+
+
+def test_observation_only_net_ignores_the_action_on_both_paths():
+    config = RewardConfig(ensemble_size=2, hidden_sizes=(8,), use_actions=False)
+    model = RewardEnsemble.from_config(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), config)
+    assert model.in_features == 4 and model.weights[0].shape == (2, 4, 8)
+    obs = np.random.default_rng(0).normal(size=(6, 4)).astype(np.float32)
+    left, right = np.zeros(6, dtype=np.int64), np.full(6, 2)
+    np.testing.assert_array_equal(model.predict(obs, left), model.predict(obs, right))
+    np.testing.assert_allclose(model.predict(obs, left), model.torch_predict(obs, right), atol=1e-6)
+    with_actions = RewardEnsemble.from_config(spaces.Box(-1, 1, (4,)), spaces.Discrete(3), RewardConfig())
+    assert with_actions.in_features == 7
+    assert not np.allclose(with_actions.predict(obs, left), with_actions.predict(obs, right))
 
 
 def test_box_actions_are_clipped_to_bounds():
