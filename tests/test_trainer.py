@@ -83,9 +83,10 @@ def test_background_process_fits_from_the_store_and_sends_weights(tmp_path):
         pairs.append((left, right))
     ids = store.add_queries(pairs, oracle="test", timestep=0)
     store.answer_many(ids, [Label.LEFT if l.obs[:, 0].sum() > r.obs[:, 0].sum() else Label.RIGHT for l, r in pairs])
-    model = RewardEnsemble(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(8,))
+    config = RewardConfig(ensemble_size=2, hidden_sizes=(8,), max_epochs=20)
+    model = RewardEnsemble.from_config(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), config)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    fitter = ProcessFitter(model, RewardConfig(max_epochs=20), store.path, seed=0)
+    fitter = ProcessFitter(model, config, store.path, seed=0)
     try:
         fitter.hand_over(model, l2=1e-4)
         fitter.request()

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from gymnasium import spaces as gym_spaces
+
 import numpy as np
 import torch
 
@@ -91,7 +93,7 @@ class InlineFitter:
 
 def _worker(
     store_path: str,
-    model_args: dict[str, Any],
+    spaces: tuple[gym_spaces.Space, gym_spaces.Space],
     config: RewardConfig,
     seed: int,
     requests: Any,
@@ -101,7 +103,7 @@ def _worker(
     torch.set_num_threads(1)  # leave the other core to PPO
     exit_with_parent()
     try:
-        model = RewardEnsemble(**model_args)
+        model = RewardEnsemble.from_config(*spaces, config)
         trainer = RewardTrainer(model, config, seed)
         store = ComparisonStore(store_path, create=False)
         while True:
@@ -138,7 +140,7 @@ class ProcessFitter:
     The process starts at construction, so that its start-up (a fresh interpreter importing torch, about
     two seconds) overlaps the run's own set-up; :meth:`hand_over` then gives it the weights to continue from.
 
-    :param model: the trainer-side model (its spaces and sizes define the worker's copy).
+    :param model: the trainer-side model; the worker builds its copy from the model's spaces and ``config``.
     :param config: fitting settings.
     :param store_path: the comparison store the worker reads labels from.
     :param seed: seed of the worker's bootstraps and minibatch order.
@@ -150,16 +152,10 @@ class ProcessFitter:
         self._results = context.Queue()
         self._sent = 0
         self._answered = 0
-        model_args = {
-            "observation_space": model.observation_space,
-            "action_space": model.action_space,
-            "ensemble_size": model.ensemble_size,
-            "hidden_sizes": tuple(w.shape[-1] for w in model.weights)[:-1],
-            "use_actions": model.use_actions,
-        }
+        spaces = (model.observation_space, model.action_space)  # with the config, they define the worker's copy
         self._process = context.Process(
             target=_worker,
-            args=(str(store_path), model_args, config, seed, self._requests, self._results),
+            args=(str(store_path), spaces, config, seed, self._requests, self._results),
             daemon=True,
             name="prefrl-reward-fitter",
         )
