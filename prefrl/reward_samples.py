@@ -37,7 +37,6 @@ def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dic
 
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     import gymnasium as gym
-    import torch
     from stable_baselines3 import PPO
 
     import prefrl.envs  # noqa: F401  (registers the variants)
@@ -49,8 +48,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")
     env = gym.make(config.run.train_env_id or config.run.env_id)
-    reward_net = RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
-    reward_net.load_state_dict(torch.load(folder / RunFolder.REWARD_NET))
+    reward_net = RewardEnsemble.load(folder, env.observation_space, env.action_space)
     policy = PPO.load(folder / RunFolder.POLICY, device="cpu")
     env.action_space.seed(seed)
     true, learned, source = [], [], []

@@ -69,7 +69,7 @@ def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
     config = prefrl.train_config("CartPole-v1", out=str(tmp_path))
     env = gym.make("prefrl/FixedCartPole-v1")
     PPO("MlpPolicy", env, n_steps=64, seed=0).save(tmp_path / "policy.zip")
-    torch.save(prefrl.RewardEnsemble(env.observation_space, env.action_space).state_dict(), tmp_path / "reward_net.pt")
+    torch.save(prefrl.RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward).state_dict(), tmp_path / "reward_net.pt")
     (tmp_path / "config.json").write_text(__import__("json").dumps({"kind": "train", "config": to_dict(config)}))
     samples = reward_samples(tmp_path, episodes=1)
     assert len(samples["true"]) == len(samples["learned"]) == 400  # 2 episodes of the 200-step variant

@@ -13,6 +13,7 @@ This module does forward on tensors and predict on arrays, nothing else: fitting
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -20,9 +21,10 @@ import torch
 from gymnasium import spaces
 from torch import nn
 
-from prefrl.config import RewardConfig
+from prefrl.config import RewardConfig, TrainConfig, from_dict
 from prefrl.images import image_layout
 from prefrl.reward.cnn import ConvEnsembleTrunk, NumpyTrunk
+from prefrl.runs import RunFolder, read_train_config
 
 
 def space_width(space: spaces.Space, role: str) -> int:
@@ -128,6 +130,22 @@ class RewardEnsemble(nn.Module):
             generator=generator,
             use_actions=config.use_actions,
         )
+
+    @classmethod
+    def load(cls, run_dir: str | Path, observation_space: spaces.Space, action_space: spaces.Space) -> "RewardEnsemble":
+        """The reward net a ``prefrl train`` run saved, built as that run's config describes.
+
+        A saved state dict alone does not say whether the net reads actions or how wide it is; the run's
+        ``config.json`` does, so loading goes through it rather than through the constructor's defaults.
+        """
+        folder = Path(run_dir)
+        weights = folder / RunFolder.REWARD_NET
+        if not weights.is_file():
+            raise FileNotFoundError(f"{weights} is missing: {folder} has no saved reward net (an unfinished or baseline run?).")
+        config = from_dict(TrainConfig, read_train_config(folder))
+        reward_net = cls.from_config(observation_space, action_space, config.reward)
+        reward_net.load_state_dict(torch.load(weights))
+        return reward_net
 
     def features(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Standardized features of a flat batch: obs ``(B, *obs_shape)``, actions ``(B, *act_shape)`` -> ``(B, in)``.

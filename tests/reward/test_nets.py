@@ -33,6 +33,25 @@ def test_observation_only_net_ignores_the_action_on_both_paths():
     assert not np.allclose(with_actions.predict(obs, left), with_actions.predict(obs, right))
 
 
+def test_load_builds_the_net_the_run_config_describes(tmp_path):
+    import json
+
+    from prefrl.config import to_dict
+    from prefrl.trainer import train_config
+
+    obs_space, act_space = spaces.Box(-1, 1, (4,)), spaces.Discrete(2)
+    config = train_config("CartPole-v1", out=str(tmp_path))  # its preset fits r̂(o)
+    with pytest.raises(FileNotFoundError, match="no saved reward net"):
+        RewardEnsemble.load(tmp_path, obs_space, act_space)
+    saved = RewardEnsemble.from_config(obs_space, act_space, config.reward, generator=torch.Generator().manual_seed(3))
+    torch.save(saved.state_dict(), tmp_path / "reward_net.pt")
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "train", "config": to_dict(config)}))
+    loaded = RewardEnsemble.load(tmp_path, obs_space, act_space)
+    assert loaded.use_actions is False and loaded.in_features == 4
+    obs = np.random.default_rng(1).normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(obs, np.zeros(5, dtype=np.int64)), saved.predict(obs, np.zeros(5, dtype=np.int64)))
+
+
 def test_box_actions_are_clipped_to_bounds():
     model = RewardEnsemble(spaces.Box(-1, 1, (2,)), spaces.Box(-2.0, 2.0, (1,)), ensemble_size=2)
     a = model(torch.zeros(1, 2), torch.tensor([[2.0]]))
