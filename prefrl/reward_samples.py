@@ -36,10 +36,9 @@ def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dic
 
 
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
-    import gymnasium as gym
     from stable_baselines3 import PPO
 
-    import prefrl.envs  # noqa: F401  (registers the variants)
+    from prefrl.atari import make_env
     from prefrl.config import TrainConfig, from_dict
     from prefrl.reward.nets import RewardEnsemble
 
@@ -47,7 +46,10 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     for name in (RunFolder.POLICY, RunFolder.REWARD_NET):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")
-    env = gym.make(config.run.train_env_id or config.run.env_id)
+    # Built as the run built it: MinAtar and ALE ids register on first use, and ALE games get the same
+    # frame pipeline and score mask the reward net was trained on.
+    score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
+    env = make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
     reward_net = RewardEnsemble.load(folder, env.observation_space, env.action_space)
     policy = PPO.load(folder / RunFolder.POLICY, device="cpu")
     env.action_space.seed(seed)

@@ -79,6 +79,33 @@ def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
     np.testing.assert_array_equal(reward_samples(tmp_path)["learned"], samples["learned"])  # read from the cache
 
 
+def test_reward_samples_of_a_minatar_run_register_its_env_and_read_frames(tmp_path):
+    pytest.importorskip("minatar", reason="MinAtar is in the `atari` extra (pip install 'prefrl[atari]')")
+    import gymnasium as gym
+    import torch
+    from stable_baselines3 import PPO
+
+    import prefrl
+    from prefrl.atari import make_env
+    from prefrl.config import to_dict
+    from prefrl.policies import policy_for
+
+    config = prefrl.train_config("MinAtar/Breakout-v1", out=str(tmp_path))
+    env = make_env(config.run.train_env_id)  # the variant's id is registered on first use, as in a fresh process
+    name, kwargs = policy_for(env.observation_space)
+    PPO(name, env, n_steps=64, policy_kwargs=kwargs, seed=0).save(tmp_path / "policy.zip")
+    reward_net = prefrl.RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
+    assert reward_net.trunk is not None  # a CNN over the frames
+    torch.save(reward_net.state_dict(), tmp_path / "reward_net.pt")
+    (tmp_path / "config.json").write_text(__import__("json").dumps({"kind": "train", "config": to_dict(config)}))
+    horizon = env.spec.max_episode_steps
+    for env_id in (config.run.train_env_id, config.run.env_id):  # as in a fresh process: nothing registered yet
+        gym.envs.registry.pop(env_id)
+    samples = reward_samples(tmp_path, episodes=1)
+    assert len(samples["true"]) == len(samples["learned"]) == 2 * horizon
+    assert np.isfinite(samples["learned"]).all() and samples["learned"].std() > 0
+
+
 def test_reward_samples_of_a_baseline_run_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text('{"kind": "baseline", "run": {}}')
     with pytest.raises(ValueError, match="need a `prefrl train` run folder"):
