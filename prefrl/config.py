@@ -171,7 +171,11 @@ class RunConfig:
     checkpoint_every: int = option(0, "Timesteps between checkpoints; 0 = 5 per run.")
     out: str | None = option(None, "Run folder; None = runs/<env>-<kind>-<seed>-<time>.")
     algo: str = option("ppo", "The RL algorithm: ppo or a2c (the paper's Atari runs used A2C); see prefrl.agent.ALGOS.")
-    device: str = option("auto", "Where the policy runs: auto (a GPU when there is one), cpu or cuda.")
+    device: str = option(
+        "auto",
+        "Where the policy runs and the background fitter trains a conv reward net: auto (a GPU when there is one; "
+        "MLP reward nets fit on the CPU), cpu or cuda.",
+    )
     algo_kwargs: Mapping[str, Any] = option(
         None, "Keyword arguments of the algorithm (the preset's [ppo] or [a2c] table).", cli=False
     )

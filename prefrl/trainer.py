@@ -49,7 +49,7 @@ from prefrl.labeling import Labeler
 from prefrl.oracles.human.clips import RenderStateRecorder
 from prefrl.oracles import OracleSession, oracle_from_config
 from prefrl.presets import load_preset
-from prefrl.reward.background import InlineFitter, ProcessFitter
+from prefrl.reward.background import InlineFitter, ProcessFitter, fit_device
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir, read_train_config
@@ -242,7 +242,11 @@ class PreferenceRL:
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
         # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background,
         # in a process started now so that it is ready when PPO starts.
-        background = None if run_cfg.sync else ProcessFitter(reward_model, self.config.reward, store.path, seed)
+        background = (
+            None
+            if run_cfg.sync
+            else ProcessFitter(reward_model, self.config.reward, store.path, seed, fit_device(run_cfg.device, reward_model))
+        )
         cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
         buffer = SegmentBuffer(run_cfg.segment_capacity)
         preference = PreferenceCallback(reward_env, cutter, buffer, reward_model, labeler, InlineFitter(trainer, store))
@@ -291,9 +295,14 @@ class PreferenceRL:
                 warmup_steps = self._pretrain(model, reward_model, preference, schedule, oracle)
             if getattr(oracle, "answers_later", False) and self.config.human.wait_for_initial:
                 wait_for_labels(store, schedule.initial)
+            # A fitter on a GPU takes the first fit too (the paper's 500 initial Atari labels are its largest);
+            # on the CPU it runs here, with every thread this process has, while PPO waits anyway.
+            if background is not None and background.device != "cpu":
+                background.hand_over(reward_model, trainer.l2)
+                preference.fitter = background
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             preference.ask_and_fit(int(model.num_timesteps), wait=True)
-            if background is not None:
+            if background is not None and preference.fitter is not background:
                 background.hand_over(reward_model, trainer.l2)
                 preference.fitter = background
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))

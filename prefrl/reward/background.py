@@ -91,11 +91,29 @@ class InlineFitter:
         pass
 
 
+def fit_device(requested: str, model: RewardEnsemble) -> str:
+    """Where the background fitter trains ``model``, for a run's ``device`` setting (auto, cpu or cuda).
+
+    ``auto`` picks a GPU only for a conv reward net: an MLP's minibatches (64 pairs of 25 small vectors) are
+    too small for a GPU to beat one CPU core once every batch is copied over. ``cuda`` without a GPU is an error
+    here, before any process starts, rather than a traceback from the fitter later.
+    """
+    if requested == "cpu":
+        return "cpu"
+    available = torch.cuda.is_available()
+    if requested == "cuda":
+        if not available:
+            raise ValueError("device='cuda' was asked for, but torch sees no GPU (torch.cuda.is_available() is False); use 'auto' or 'cpu'.")
+        return "cuda"
+    return "cuda" if available and model.trunk is not None else "cpu"
+
+
 def _worker(
     store_path: str,
     spaces: tuple[gym_spaces.Space, gym_spaces.Space],
     config: RewardConfig,
     seed: int,
+    device: str,
     requests: Any,
     results: Any,
 ) -> None:
@@ -103,7 +121,8 @@ def _worker(
     torch.set_num_threads(1)  # leave the other core to PPO
     exit_with_parent()
     try:
-        model = RewardEnsemble.from_config(*spaces, config)
+        # Moved once, before any use: the trainer sends each minibatch to where the model's tensors are.
+        model = RewardEnsemble.from_config(*spaces, config).to(device)
         trainer = RewardTrainer(model, config, seed)
         store = ComparisonStore(store_path, create=False)
         while True:
@@ -128,7 +147,7 @@ def _worker(
             if result is None:  # nothing trainable yet (e.g. only "can't tell"): say so, the trainer may wait
                 results.put(("empty", fit_request))
                 continue
-            weights = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
+            weights = {key: value.detach().cpu().numpy().copy() for key, value in model.state_dict().items()}
             results.put(("ok", FitResult(weights, result.metrics, fit_request)))
     except BaseException:  # report to the trainer rather than dying silently in the background
         results.put(("error", traceback.format_exc()))
@@ -144,9 +163,13 @@ class ProcessFitter:
     :param config: fitting settings.
     :param store_path: the comparison store the worker reads labels from.
     :param seed: seed of the worker's bootstraps and minibatch order.
+    :param device: where the worker fits (:func:`fit_device`); its weights come back as NumPy arrays either way.
     """
 
-    def __init__(self, model: RewardEnsemble, config: RewardConfig, store_path: str | Path, seed: int) -> None:
+    def __init__(
+        self, model: RewardEnsemble, config: RewardConfig, store_path: str | Path, seed: int, device: str = "cpu"
+    ) -> None:
+        self.device = device
         context = mp.get_context("spawn")  # fork after torch threads start can deadlock
         self._requests = context.Queue()
         self._results = context.Queue()
@@ -155,7 +178,7 @@ class ProcessFitter:
         spaces = (model.observation_space, model.action_space)  # with the config, they define the worker's copy
         self._process = context.Process(
             target=_worker,
-            args=(str(store_path), spaces, config, seed, self._requests, self._results),
+            args=(str(store_path), spaces, config, seed, device, self._requests, self._results),
             daemon=True,
             name="prefrl-reward-fitter",
         )

@@ -128,7 +128,8 @@ def member_returns(model: RewardEnsemble, batch: PairBatch, chunk: int | None = 
         ensemble (48 maps of 26×26), and batch norm and the activation each add as much again.
     """
     if chunk is None or len(batch) <= chunk:
-        return model(batch.obs, batch.actions).sum(-1)  # (N, P, 2, T) -> (N, P, 2)
+        device = model.input_mean.device  # batches live on the CPU; a model fit on a GPU gets each one sent over
+        return model(batch.obs.to(device), batch.actions.to(device)).sum(-1)  # (N, P, 2, T) -> (N, P, 2)
     assert not torch.is_grad_enabled(), "chunked returns are for evaluation: no graph spans the chunks"
     return torch.cat([member_returns(model, part) for part in batch.chunks(chunk)], dim=1)  # (N, P, 2)
 
@@ -203,9 +204,10 @@ class RewardTrainer:
             self.model.input_mean.zero_()
             self.model.input_std.fill_(1.0)
             parts = []
+            device = self.model.input_mean.device
             for chunk in batch.chunks(self.config.batch_size):  # frame stacks are rebuilt a minibatch at a time
-                flat_obs = chunk.obs.reshape(-1, *obs_shape)  # (B*2*T, *obs)
-                parts.append(self.model.features(flat_obs, chunk.actions.reshape(flat_obs.shape[0], -1)))
+                flat_obs = chunk.obs.to(device).reshape(-1, *obs_shape)  # (B*2*T, *obs)
+                parts.append(self.model.features(flat_obs, chunk.actions.to(device).reshape(flat_obs.shape[0], -1)))
             raw = torch.cat(parts)  # (P*2*T, in)
             mean, std = standardization(raw)
             self.model.input_mean.copy_(mean)
@@ -218,7 +220,7 @@ class RewardTrainer:
         return bradley_terry_loss(
             returns[..., 0],
             returns[..., 1],
-            batch.prefer_left,
+            batch.prefer_left.to(returns.device),
             random_answer_prob=self.config.random_answer_prob,
             weights=weights,
         )
@@ -241,7 +243,7 @@ class RewardTrainer:
         n_members, n_pairs = self.model.ensemble_size, len(train)
         counts = self.rng.poisson(1.0, size=(n_members, n_pairs)).astype(np.float32)  # (N, P) bootstrap
         counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
-        bootstrap = torch.as_tensor(counts)
+        bootstrap = torch.as_tensor(counts).to(self.model.input_mean.device)
         best_loss, best_state, stale = math.inf, None, 0
         max_epochs = self.config.max_epochs if val is not None else self.config.patience
         # An epoch is at least _MIN_STEPS_PER_EPOCH minibatches: with a dozen labels a single pass is one
@@ -256,7 +258,7 @@ class RewardTrainer:
                     order = np.concatenate([order, self.rng.permutation(n_pairs)])
                 index = torch.as_tensor(order[: self.config.batch_size])
                 order = order[self.config.batch_size :]
-                loss, _ = self._loss(train.subset(index), bootstrap[:, index])
+                loss, _ = self._loss(train.subset(index), bootstrap[:, index.to(bootstrap.device)])
                 loss = loss + self.l2 * self._l2_penalty()
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -289,7 +291,7 @@ class RewardTrainer:
             val_loss, _ = self._loss(val, None)
             # Held-out accuracy of the ensemble mean, the reward the policy is actually paid.
             mean_returns = member_returns(self.model, val, self.config.batch_size).mean(0)  # (P, 2)
-            _, mean_metrics = bradley_terry_loss(mean_returns[:, 0], mean_returns[:, 1], val.prefer_left)
+            _, mean_metrics = bradley_terry_loss(mean_returns[:, 0], mean_returns[:, 1], val.prefer_left.to(mean_returns.device))
             result["val_loss"] = float(val_loss)
             result["val_accuracy"] = mean_metrics["accuracy"]
         return result
