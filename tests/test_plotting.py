@@ -79,6 +79,7 @@ def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
     np.testing.assert_array_equal(reward_samples(tmp_path)["learned"], samples["learned"])  # read from the cache
 
 
+@pytest.mark.filterwarnings("ignore:.*Overriding environment MinAtar")  # re-registering what the test unregistered
 def test_reward_samples_of_a_minatar_run_register_its_env_and_read_frames(tmp_path):
     pytest.importorskip("minatar", reason="MinAtar is in the `atari` extra (pip install 'prefrl[atari]')")
     import gymnasium as gym
