@@ -297,14 +297,13 @@ class PreferenceRL:
                 wait_for_labels(store, schedule.initial)
             # A fitter on a GPU takes the first fit too (the paper's 500 initial Atari labels are its largest);
             # on the CPU it runs here, with every thread this process has, while PPO waits anyway.
-            if background is not None and background.device != "cpu":
-                background.hand_over(reward_model, trainer.l2)
-                preference.fitter = background
+            first_fit_in_background = background is not None and background.device != "cpu"
+            if first_fit_in_background:
+                preference.fitter = self._start_background(background, reward_model, trainer)
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             preference.ask_and_fit(int(model.num_timesteps), wait=True)
-            if background is not None and preference.fitter is not background:
-                background.hand_over(reward_model, trainer.l2)
-                preference.fitter = background
+            if background is not None and not first_fit_in_background:
+                preference.fitter = self._start_background(background, reward_model, trainer)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:
                 model.learn(
@@ -348,6 +347,12 @@ class PreferenceRL:
                 background.close()
             metrics.close()
             store.close()
+
+    @staticmethod
+    def _start_background(background: ProcessFitter, reward_model: RewardEnsemble, trainer: RewardTrainer) -> ProcessFitter:
+        """Hand the worker the weights and L2 strength to continue from; later fits come from it."""
+        background.hand_over(reward_model, trainer.l2)
+        return background
 
     def _pretrain(
         self,

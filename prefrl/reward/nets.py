@@ -7,7 +7,8 @@ Image observations (``prefrl.images``) first pass through a convolutional trunk,
 grouped op (``prefrl.reward.cnn``); the action is appended to the conv features and the same stacked MLP head
 follows, as in the paper's Atari predictor (appendix A.2). The observation space alone decides which.
 
-This module does forward on tensors and predict on arrays, nothing else: fitting lives in ``trainer.py``.
+This module builds the net (from a config, or as a finished run saved it), does forward on tensors and predict
+on arrays, nothing else: fitting lives in ``trainer.py``.
 """
 
 from __future__ import annotations
@@ -153,14 +154,13 @@ class RewardEnsemble(nn.Module):
         With a conv trunk these are the action's features only; the trunk reads the frames.
         """
         batch = obs.shape[0]
-        act_features = _encode(actions, self.action_space, batch)
-        if isinstance(self.action_space, spaces.Box):
-            act_features = torch.clamp(act_features, self.action_low, self.action_high)
-        if not self.use_actions:
-            act_features = act_features[:, :0]
-        joined = act_features
-        if self.trunk is None:
-            joined = torch.cat([_encode(obs, self.observation_space, batch), act_features], dim=-1)  # (B, in)
+        columns = [] if self.trunk is not None else [_encode(obs, self.observation_space, batch)]
+        if self.use_actions:
+            act_features = _encode(actions, self.action_space, batch)
+            if isinstance(self.action_space, spaces.Box):
+                act_features = torch.clamp(act_features, self.action_low, self.action_high)
+            columns.append(act_features)
+        joined = torch.cat(columns, dim=-1) if columns else torch.zeros((batch, 0), device=obs.device)  # (B, in)
         return (joined - self.input_mean) / self.input_std
 
     def member_rewards(self, features: torch.Tensor, conv_features: torch.Tensor | None = None) -> torch.Tensor:
@@ -216,13 +216,14 @@ class RewardEnsemble(nn.Module):
         obs = np.asarray(obs)
         lead = obs.shape[: obs.ndim - len(obs_shape)]
         batch = int(np.prod(lead))
-        joined = _encode_numpy(np.asarray(actions), self.action_space, batch)  # (B, act)
-        if isinstance(self.action_space, spaces.Box):
-            joined = np.clip(joined, self._action_low_np, self._action_high_np)
-        if not self.use_actions:
-            joined = joined[:, :0]
-        if trunk is None:
-            joined = np.concatenate([_encode_numpy(obs, self.observation_space, batch), joined], axis=1)  # (B, in)
+        # Only the inputs the net reads are encoded: this runs once per env step.
+        columns = [] if trunk is not None else [_encode_numpy(obs, self.observation_space, batch)]
+        if self.use_actions:
+            act_features = _encode_numpy(np.asarray(actions), self.action_space, batch)  # (B, act)
+            if isinstance(self.action_space, spaces.Box):
+                act_features = np.clip(act_features, self._action_low_np, self._action_high_np)
+            columns.append(act_features)
+        joined = np.concatenate(columns, axis=1) if columns else np.zeros((batch, 0), np.float32)  # (B, in)
         hidden = ((joined - mean) / std)[None]  # (1, B, in)
         if trunk is not None:
             conv_features = trunk(obs.reshape(batch, *obs_shape))  # (N, B, conv)

@@ -243,7 +243,7 @@ class RewardTrainer:
         n_members, n_pairs = self.model.ensemble_size, len(train)
         counts = self.rng.poisson(1.0, size=(n_members, n_pairs)).astype(np.float32)  # (N, P) bootstrap
         counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
-        bootstrap = torch.as_tensor(counts).to(self.model.input_mean.device)
+        bootstrap = torch.as_tensor(counts, device=self.model.input_mean.device)
         best_loss, best_state, stale = math.inf, None, 0
         max_epochs = self.config.max_epochs if val is not None else self.config.patience
         # An epoch is at least _MIN_STEPS_PER_EPOCH minibatches: with a dozen labels a single pass is one
