@@ -31,7 +31,7 @@ class ExperimentConfig:
     plots: bool = option(True, "Draw the figures (PNG and SVG) into <out>/figures after aggregating.")
     cells: str | None = option(
         None, "Run only the cells whose names match one of these comma-separated globs, e.g. "
-        "'CartPole-v1-*' or '*baseline*,*-eps0-betainf-disagreement-sync-*' (the main grid); the table and "
+        "'CartPole-v1-*' or '*baseline*,*-eps0-betainf-disagreement-async-*' (the main grid); the table and "
         "figures still cover every complete cell in the folder."
     )
 

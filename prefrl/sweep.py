@@ -36,8 +36,9 @@ class Cell:
     mistake_rate: float = option(0.0, "Oracle's probability epsilon of flipping an answer.")
     beta: float = option(math.inf, "Oracle's Bradley-Terry rationality; inf = always the higher return.")
     selector: str = option("disagreement", "How query pairs are chosen (prefrl.selection.SELECTORS).")
-    sync: bool = option(True, "Fit the reward net inline: deterministic under the seed, so results do not "
-                              "depend on how cells are scheduled.")
+    sync: bool = option(False, "Fit the reward net inline, PPO waiting for every fit: deterministic under the "
+                               "seed, so results do not depend on how cells are scheduled, but slower. False = "
+                               "in a background process while PPO runs, as the paper did.")
 
     @property
     def is_baseline(self) -> bool:
@@ -54,7 +55,7 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """Folder name, e.g. ``CartPole-v1-L100-eps0-betainf-disagreement-sync-s0``."""
+        """Folder name, e.g. ``CartPole-v1-L100-eps0-betainf-disagreement-async-s0``."""
         return f"{self.env_id.replace('/', '_')}-{self.method}-s{self.seed}"
 
     def overrides(self) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def write_sweep(root: Path) -> Path:
         for seed, value in enumerate(values):
             cell = Cell(env_id=f"{env}-v0", seed=seed, labels=labels)
             write_cell(root, cell, value, curve=[RANDOM_RETURN, value / 2, value], samples=labels == 20)
-    for change in ({"mistake_rate": 0.1}, {"beta": 1.0}, {"selector": "uniform"}, {"sync": False}):
+    for change in ({"mistake_rate": 0.1}, {"beta": 1.0}, {"selector": "uniform"}, {"sync": True}):
         for seed in (0, 1):
             write_cell(root, Cell(env_id="A-v0", seed=seed, labels=20, **change), 60.0 + seed)
     (root / RANDOM_RETURNS_FILE).write_text(json.dumps({"A-v0": RANDOM_RETURN, "B-v0": -30.0}))

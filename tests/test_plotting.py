@@ -34,7 +34,7 @@ def test_reference_settings_are_the_papers_and_ablations_hold_the_others_fixed(t
     results = load_results(write_sweep(tmp_path))
     reference = plotting.reference_cell(results)
     assert (reference.mistake_rate, reference.beta, reference.selector, reference.sync) == (0.0, math.inf,
-                                                                                             "disagreement", True)
+                                                                                             "disagreement", False)
     uniform = next(r.cell for r in results if r.cell.selector == "uniform")
     assert plotting._matches(uniform, reference, free="selector")
     assert not plotting._matches(uniform, reference, free="sync")
@@ -115,7 +115,7 @@ def test_reward_samples_of_a_baseline_run_is_a_clear_error(tmp_path):
 
 def test_plot_cli_keeps_runs_mode_and_adds_sweep_and_scatter(tmp_path, capsys):
     write_sweep(tmp_path / "sweep")
-    runs = sorted((tmp_path / "sweep" / "cells").glob("A-v0-L20-eps0-betainf-disagreement-sync-s*"))
+    runs = sorted((tmp_path / "sweep" / "cells").glob("A-v0-L20-eps0-betainf-disagreement-async-s*"))
     assert cli_main(["plot", *map(str, runs), "--out", str(tmp_path / "runs.png")]) == 0
     assert is_image(tmp_path / "runs.png", "png")
     assert cli_main(["plot", str(runs[0]), "--scatter", "--out", str(tmp_path / "scatter.png")]) == 0

@@ -37,13 +37,13 @@ def test_table_rows_match_hand_computed_scores(tmp_path):
     results = load_results(tmp_path)
     rows = {(r["env_id"], r["method"]): r for r in results_table(results, {"A-v0": 20.0, "B-v0": -30.0})}
     # Env A: random 20, baseline mean (100 + 120) / 2 = 110, so one unit of score is 90 return.
-    l10 = rows[("A-v0", "L10-eps0-betainf-disagreement-sync")]
+    l10 = rows[("A-v0", "L10-eps0-betainf-disagreement-async")]
     assert (l10["return_mean"], l10["return_se"]) == pytest.approx((60.0, 10.0))  # (50, 70): s = 14.14, s.e. = 10
     assert (l10["score_mean"], l10["score_se"]) == pytest.approx((40 / 90, 10 / 90))  # scores 30/90 and 50/90
     assert rows[("A-v0", "baseline")]["score_mean"] == pytest.approx(1.0)
-    assert rows[("A-v0", "L20-eps0-betainf-disagreement-sync")]["score_mean"] == pytest.approx(80 / 90)
+    assert rows[("A-v0", "L20-eps0-betainf-disagreement-async")]["score_mean"] == pytest.approx(80 / 90)
     # Env B: random -30, baseline -10 (span 20); (-15, -5) -> scores 0.75 and 1.25.
-    b10 = rows[("B-v0", "L10-eps0-betainf-disagreement-sync")]
+    b10 = rows[("B-v0", "L10-eps0-betainf-disagreement-async")]
     assert (b10["score_mean"], b10["score_se"]) == pytest.approx((1.0, 0.25))
     assert all(row["seeds"] == 2 for row in rows.values())
     ordered = [(r["env_id"], r["labels"]) for r in results_table(results, {"A-v0": 20.0, "B-v0": -30.0})][:3]
@@ -58,7 +58,7 @@ def test_aggregate_writes_csv_and_markdown(tmp_path):
     assert len(written) == len(rows) == 10  # A: baseline, 2 budgets, 4 ablations; B: baseline, 2 budgets
     assert float(written[1]["score_mean"]) == pytest.approx(40 / 90, rel=1e-5)
     markdown = (tmp_path / "results.md").read_text()
-    assert "| A-v0 | L10-eps0-betainf-disagreement-sync | 10 | 2 | 60.0 ± 10.0 | 0.44 ± 0.11 |" in markdown
+    assert "| A-v0 | L10-eps0-betainf-disagreement-async | 10 | 2 | 60.0 ± 10.0 | 0.44 ± 0.11 |" in markdown
     assert "R_random: A-v0 20.0, B-v0 -30.0" in markdown
 
 

@@ -18,7 +18,7 @@ TINY = {
     "seeds": [0],
     "baseline": True,
     "options": {"timesteps": 1_024, "eval_episodes": 1, "final_eval_episodes": 2},
-    "grid": [{"labels": [6]}],
+    "grid": [{"labels": [6], "sync": [True]}],  # deterministic: the same table on Ray
 }
 
 
@@ -33,12 +33,12 @@ def test_grids_expand_into_deduplicated_named_cells():
     names = [cell.name for cell in sweep.cells]
     assert len(set(names)) == len(names)
     assert "CartPole-v1-baseline-s0" in names
-    assert "Pendulum-v1-L50-eps0.1-betainf-disagreement-sync-s1" in names
-    assert "CartPole-v1-L50-eps0-betainf-uniform-sync-s0" in names
+    assert "Pendulum-v1-L50-eps0.1-betainf-disagreement-async-s1" in names
+    assert "CartPole-v1-L50-eps0-betainf-uniform-async-s0" in names
 
 
 def test_cell_round_trips_through_json_with_infinite_beta():
-    cell = Cell(env_id="Acrobot-v1", seed=2, labels=100, beta=math.inf, sync=False)
+    cell = Cell(env_id="Acrobot-v1", seed=2, labels=100, beta=math.inf, sync=True)
     assert Cell.from_dict(cell.to_dict()) == cell
     assert cell.to_dict()["beta"] == "inf"
 
@@ -159,7 +159,7 @@ def test_ray_missing_names_the_extra(monkeypatch):
 
 def test_select_cells_runs_a_slice_by_name():
     sweep = load_sweep("classic_control")
-    main = select_cells(sweep, ["*baseline*", "*-eps0-betainf-disagreement-sync-*"])
+    main = select_cells(sweep, ["*baseline*", "*-eps0-betainf-disagreement-async-*"])
     assert len(main.cells) == 3 * 3 * (1 + 5)  # envs x seeds x (baseline + 5 budgets)
     assert {c.env_id for c in select_cells(sweep, ["CartPole-v1-*"]).cells} == {"CartPole-v1"}
     with pytest.raises(ValueError, match=r"matches none of the 126 cells"):
