@@ -35,6 +35,36 @@ LEAKY_SLOPE = 0.01  # the paper's α for leaky ReLU, as in the MLP members
 DROPOUT = 0.5  # the paper's dropout on every conv layer of the Atari predictor
 
 
+class ByteDropout(nn.Module):
+    """Dropout whose mask comes from one random byte per element instead of ``nn.Dropout``'s Bernoulli draws.
+
+    On the CPU, ``nn.Dropout`` drew its mask at a fraction of the speed of the convolution it follows: measured
+    on (800, 48, 8, 8) maps, the training minibatch of MinAtar Breakout's three members, forward and backward
+    took 32 ms with it, 10 ms with a byte mask, against 3 ms for no dropout (one thread). That mask was the
+    largest cost of a background fit, and a fit that takes longer lands later.
+    The probability is rounded to a multiple of 1/256 (0.5 is exact); the kept units are scaled by
+    ``1 / (1 - p)`` of the rounded ``p``, so the expected output equals the input, as with ``nn.Dropout``.
+    Random bytes come from torch's global generator, which the trainer seeds.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout probability {p} must be in [0, 1).")
+        self.threshold = round(p * 256)  # a unit is dropped when its byte is below this
+        self.scale = 256.0 / (256 - self.threshold)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.threshold == 0:
+            return maps
+        random_bytes = torch.randint(0, 256, maps.shape, dtype=torch.uint8, device=maps.device)
+        keep = (random_bytes >= self.threshold).to(maps.dtype)
+        return maps * keep * self.scale
+
+    def extra_repr(self) -> str:
+        return f"p={self.threshold / 256}"
+
+
 @dataclass(frozen=True)
 class ConvLayer:
     """One convolution of every member: ``kernel × kernel`` with ``filters`` outputs, no padding."""
@@ -105,7 +135,7 @@ class ConvEnsembleTrunk(nn.Module):
                 conv.weight.uniform_(-bound, bound, generator=generator)
                 conv.bias.uniform_(-bound, bound, generator=generator)
             norm = nn.BatchNorm2d(members * layer.filters)
-            modules += [conv, norm, nn.LeakyReLU(LEAKY_SLOPE), nn.Dropout(dropout)]
+            modules += [conv, norm, nn.LeakyReLU(LEAKY_SLOPE), ByteDropout(dropout)]
             convs.append((conv, norm, groups))
             channels, height, width = layer.filters, layer.output_size(height), layer.output_size(width)
         self.layers = nn.Sequential(*modules)

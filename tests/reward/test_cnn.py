@@ -9,7 +9,7 @@ import torch
 from gymnasium import spaces
 
 from prefrl.config import RewardConfig
-from prefrl.reward.cnn import PAPER_LAYERS, SMALL_LAYERS, conv_layers_for
+from prefrl.reward.cnn import PAPER_LAYERS, SMALL_LAYERS, ByteDropout, conv_layers_for
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.types import Label, Segment
@@ -60,6 +60,23 @@ def test_members_are_independent_in_one_batched_op() -> None:
     after = model(obs, actions)
     assert torch.equal(before[0], after[0]) and torch.equal(before[2], after[2])
     assert not torch.allclose(before[1], after[1])
+
+
+def test_byte_dropout_drops_a_share_p_and_keeps_the_expected_value() -> None:
+    torch.manual_seed(0)
+    maps = torch.full((200, 48, 8, 8), 3.0)
+    dropout = ByteDropout(0.5)
+    out = dropout(maps)
+    dropped = (out == 0).float().mean().item()
+    assert dropped == pytest.approx(0.5, abs=0.005)  # 614,400 units: the share is within 0.005 of p
+    assert set(out.unique().tolist()) == {0.0, 6.0}  # kept units scaled by 1 / (1 - p)
+    assert out.mean().item() == pytest.approx(3.0, rel=0.01)
+    quarter = ByteDropout(0.25)(maps)
+    assert (quarter == 0).float().mean().item() == pytest.approx(0.25, abs=0.005)
+    assert quarter.max().item() == pytest.approx(4.0)
+    assert torch.equal(dropout.eval()(maps), maps)  # eval mode: the identity
+    with pytest.raises(ValueError, match=r"dropout probability 1.0 must be in \[0, 1\)"):
+        ByteDropout(1.0)
 
 
 def test_predict_uses_running_statistics_and_no_dropout() -> None:
