@@ -36,8 +36,7 @@ def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dic
 
 
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
-    from stable_baselines3 import PPO
-
+    from prefrl.agent import algo_class
     from prefrl.atari import make_env
     from prefrl.config import TrainConfig, from_dict
     from prefrl.reward.nets import RewardEnsemble
@@ -51,7 +50,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
     env = make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
     reward_net = RewardEnsemble.load(folder, env.observation_space, env.action_space)
-    policy = PPO.load(folder / RunFolder.POLICY, device="cpu")
+    policy = algo_class(config.run.algo).load(folder / RunFolder.POLICY, device="cpu")
     env.action_space.seed(seed)
     true, learned, source = [], [], []
     for episode in range(2 * episodes):
