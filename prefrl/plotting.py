@@ -20,6 +20,7 @@ import matplotlib
 matplotlib.use("Agg")  # runs write image files; no display is needed or assumed
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
 from prefrl.results import CellResult, baseline_returns, load_results, mean_se, random_returns, scores  # noqa: E402
 from prefrl.reward_samples import POLICY, RANDOM, reward_samples  # noqa: E402
@@ -61,6 +62,8 @@ def plot_runs(run_dirs: Sequence[str | Path], out: str | Path, title: str | None
             reward_axis.plot(*_finite(steps, learned), linestyle="--", label=f"{label}: learned r̂")
     curve_axis.set(xlabel="timesteps", ylabel="true return (original env, deterministic)", title=title or "learning curve")
     reward_axis.set(xlabel="timesteps", ylabel="training episode return", title="true vs learned reward")
+    for axis in (curve_axis, reward_axis):
+        _timestep_axis(axis)
     _finish_axes([curve_axis, reward_axis])
     figure.tight_layout()
     out = Path(out)
@@ -75,6 +78,21 @@ def plot_run(run_dir: str | Path) -> Path:
 
 
 # --- helpers shared by the sweep figures -------------------------------------------------------------
+
+
+def format_timesteps(steps: float) -> str:
+    """A timestep count as an axis reads it: ``0``, ``950``, ``50k``, ``102k``, ``1.5M``."""
+    if abs(steps) >= 1_000_000:
+        return f"{steps / 1_000_000:.3g}M"
+    if abs(steps) >= 1_000:
+        return f"{steps / 1_000:.3g}k"
+    return f"{steps:.0f}"
+
+
+def _timestep_axis(axis: Any) -> None:
+    """At most 5 ticks in k/M: full counts (``100000125000150000``) run into each other on a narrow panel."""
+    axis.xaxis.set_major_locator(MaxNLocator(5))
+    axis.xaxis.set_major_formatter(FuncFormatter(lambda steps, _: format_timesteps(steps)))
 
 
 def _finish_axes(axes: Sequence[Any]) -> None:
@@ -106,7 +124,7 @@ def _env_axes(env_ids: Sequence[str], title: str) -> tuple[Any, dict[str, Any]]:
 def _timesteps_note(results: Sequence[CellResult]) -> str:
     """``"100k timesteps"``: the budget every figure states next to the env name."""
     steps = sorted({int(r.summary.get("timesteps", 0)) for r in results})
-    return "/".join(f"{round(s / 1000)}k" for s in steps) + " timesteps"
+    return "/".join(format_timesteps(s) for s in steps) + " timesteps"
 
 
 def _mean_band(axis: Any, x: np.ndarray, runs: np.ndarray, colour: Any, label: str) -> None:
@@ -166,6 +184,7 @@ def learning_curves(results: Sequence[CellResult], stem: str | Path) -> list[Pat
             _mean_band(axes[env_id], x, runs, colours[labels], f"{labels} labels")
     for env_id, axis in axes.items():
         axis.set(title=env_id, xlabel="timesteps (env steps)", ylabel="true return (original env)")
+        _timestep_axis(axis)
     _finish_axes(list(axes.values()))
     return save_figure(figure, stem)
 

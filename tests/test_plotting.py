@@ -52,6 +52,11 @@ def test_learning_curve_shows_mean_and_standard_error_over_seeds(tmp_path, monke
     assert (tmp_path / "curves.png").is_file() and (tmp_path / "curves.svg").is_file()
 
 
+def test_timestep_counts_read_in_k_and_m():
+    assert [plotting.format_timesteps(s) for s in (0, 950, 50_000, 102_400, 151_552, 1_000_000, 1_500_000)] == [
+        "0", "950", "50k", "102k", "152k", "1M", "1.5M"]  # fmt: skip
+
+
 def test_correlation_by_hand():
     assert plotting.correlation(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0])) == pytest.approx(1.0)
     assert plotting.correlation(np.array([1.0, 2.0, 3.0]), np.array([3.0, 2.0, 1.0])) == pytest.approx(-1.0)
