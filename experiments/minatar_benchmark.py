@@ -35,9 +35,8 @@ from pathlib import Path
 
 import torch
 
-from prefrl.agent import algo_class
+from prefrl.agent import algo_class, final_evaluation
 from prefrl.baseline import run_baseline
-from prefrl.evaluation import evaluate, make_eval_env
 from prefrl.results import normalized_score, random_policy_return
 from prefrl.trainer import PreferenceRL, train_config
 
@@ -51,11 +50,7 @@ def tie_share(counts: dict[str, int]) -> float:
 def variant_return(run_dir: Path, algo: str, variant_id: str, seed: int, episodes: int = 5) -> float:
     """Mean true return of a run's final policy over deterministic episodes of the fixed-horizon variant."""
     model = algo_class(algo).load(run_dir / "policy.zip", device="cpu")
-    env = make_eval_env(variant_id, episodes, seed)
-    try:
-        return evaluate(model, env, episodes)[0]
-    finally:
-        env.close()
+    return final_evaluation(model, variant_id, episodes, seed)[0]
 
 
 def main() -> None:

@@ -299,11 +299,11 @@ class PreferenceRL:
             # on the CPU it runs here, with every thread this process has, while PPO waits anyway.
             first_fit_in_background = background is not None and background.device != "cpu"
             if first_fit_in_background:
-                preference.fitter = self._start_background(background, reward_model, trainer)
+                preference.fitter = background.hand_over(reward_model, trainer.l2)
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             preference.ask_and_fit(int(model.num_timesteps), wait=True)
             if background is not None and not first_fit_in_background:
-                preference.fitter = self._start_background(background, reward_model, trainer)
+                preference.fitter = background.hand_over(reward_model, trainer.l2)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:
                 model.learn(
@@ -347,12 +347,6 @@ class PreferenceRL:
                 background.close()
             metrics.close()
             store.close()
-
-    @staticmethod
-    def _start_background(background: ProcessFitter, reward_model: RewardEnsemble, trainer: RewardTrainer) -> ProcessFitter:
-        """Hand the worker the weights and L2 strength to continue from; later fits come from it."""
-        background.hand_over(reward_model, trainer.l2)
-        return background
 
     def _pretrain(
         self,

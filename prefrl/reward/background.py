@@ -184,10 +184,12 @@ class ProcessFitter:
         )
         self._process.start()
 
-    def hand_over(self, model: RewardEnsemble, l2: float) -> None:
-        """Give the worker the current weights and L2 strength (after the inline initial fit)."""
+    def hand_over(self, model: RewardEnsemble, l2: float) -> "ProcessFitter":
+        """Give the worker the current weights and L2 strength to continue from; returns this fitter, which
+        takes the run's fits from now on."""
         state = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
         self._requests.put(("weights", (state, l2)))
+        return self
 
     def request(self) -> None:
         self._sent += 1

@@ -58,8 +58,8 @@ class ByteDropout(nn.Module):
         if not self.training or self.threshold == 0:
             return maps
         random_bytes = torch.randint(0, 256, maps.shape, dtype=torch.uint8, device=maps.device)
-        keep = (random_bytes >= self.threshold).to(maps.dtype)
-        return maps * keep * self.scale
+        scaled_mask = (random_bytes >= self.threshold).to(maps.dtype).mul_(self.scale)  # 0 or 1 / (1 - p)
+        return maps * scaled_mask
 
     def extra_repr(self) -> str:
         return f"p={self.threshold / 256}"
