@@ -59,17 +59,19 @@ def _acrobot_reward(env: gym.Env) -> float:
 def _mountain_car_reward(env: gym.Env) -> float:
     """Car height sin(3x) (the track's own height profile, unscaled: [-1, 1]) + 1.0 at or past the goal.
 
-    The original pays +100 once, on reaching the flag, and a small action cost otherwise: a clip that
-    rocks higher up the hills is better, but would earn nothing. The +1 keeps the goal strictly the best
-    place to be (sin(3x) alone peaks at x≈0.52, past the flag at 0.45).
+    The continuous original pays +100 once, on reaching the flag, and a small action cost otherwise; the
+    discrete one -1 per step until then: a clip that rocks higher up the hills is better, but would earn
+    nothing more. The +1 keeps the goal strictly the best place to be (sin(3x) alone peaks at x≈0.52, past
+    the flag at 0.45, continuous, or 0.5, discrete).
     """
     position = float(env.state[0])  # type: ignore[attr-defined]
     at_goal = position >= env.goal_position  # type: ignore[attr-defined]
     return math.sin(3.0 * position) + (1.0 if at_goal else 0.0)
 
 
-def _hopper_fallen(env: gym.Env) -> bool:
-    """The original's own "unhealthy" test (torso too low or tilted, or a joint out of range)."""
+def _unhealthy(env: gym.Env) -> bool:
+    """The original's own "unhealthy" test (Hopper, Walker2d: torso too low or tilted; Ant: torso out of its
+    height range; any of them: a state that is not finite)."""
     return not env.is_healthy  # type: ignore[attr-defined]
 
 
@@ -116,11 +118,20 @@ FIXED_HORIZON_TASKS: dict[str, FixedHorizonTask] = {
         FixedHorizonTask(
             "MountainCarContinuous-v0", "prefrl/FixedMountainCarContinuous-v0", 500, _mountain_car_reward
         ),
+        # The discrete MountainCar has the same track and goal, and the original's 200-step limit.
+        FixedHorizonTask("MountainCar-v0", "prefrl/FixedMountainCar-v0", 200, _mountain_car_reward),
         # MuJoCo (extra `mujoco`). The original Hopper ends an episode at a fall, which leaks the reward
         # through the episode's length; Christiano et al. (2017, appendix A) replaced such terminations
         # with a penalty. Here a fallen hopper keeps its original reward (no upright bonus: that is the
         # penalty) for 25 steps (0.2 s, as CartPole's 10 steps: long enough to be seen), then respawns.
-        FixedHorizonTask("Hopper-v5", "prefrl/FixedHopper-v5", 1000, None, respawn_after=25, failed=_hopper_fallen),
+        FixedHorizonTask("Hopper-v5", "prefrl/FixedHopper-v5", 1000, None, respawn_after=25, failed=_unhealthy),
+        # Walker2d and Ant pay an upright bonus as Hopper does, and are treated alike (Walker2d at 125 Hz, Ant
+        # at 20 Hz: 25 steps are 0.2 s and 1.25 s).
+        FixedHorizonTask("Walker2d-v5", "prefrl/FixedWalker2d-v5", 1000, None, respawn_after=25, failed=_unhealthy),
+        FixedHorizonTask("Ant-v5", "prefrl/FixedAnt-v5", 1000, None, respawn_after=25, failed=_unhealthy),
+        # InvertedPendulum pays 1 while the pole is within 0.2 rad of upright, as CartPole does: 0 while it is
+        # down, and a respawn after 10 steps (0.4 s).
+        FixedHorizonTask("InvertedPendulum-v5", "prefrl/FixedInvertedPendulum-v5", 1000, None, respawn_after=10),
         # A fallen double pendulum loses its +10 bonus per step; it respawns after 10 steps (0.5 s).
         FixedHorizonTask(
             "InvertedDoublePendulum-v5",
@@ -240,10 +251,10 @@ def check_env_id(env_id: str) -> None:
         raise TypeError(
             f"env_id={env_id!r} is a {type(env_id).__name__}; pass a Gymnasium id string such as 'CartPole-v1'."
         )
+    if env_id not in gym.envs.registry:
+        register_optional_envs(env_id)
     if env_id in gym.envs.registry:
-        return
-    register_optional_envs(env_id)
-    if env_id in gym.envs.registry:
+        _check_dependencies(env_id)
         return
     close = difflib.get_close_matches(env_id, list(gym.envs.registry.keys()), n=3, cutoff=0.6)
     suggestion = f" did you mean {close[0]!r}?" if close else ""
@@ -253,6 +264,20 @@ def check_env_id(env_id: str) -> None:
         + ", ".join(repr(v) for v in sorted(set(FIXED_HORIZON_VARIANTS.values())))
         + "), or import the module that registers your own env first."
     )
+
+
+def _check_dependencies(env_id: str) -> None:
+    """Import the module that makes ``env_id`` (and its original's, for a variant), so that a registered env whose
+    package is missing (Box2D for LunarLander, MuJoCo) fails here, with Gymnasium's install hint, not in make."""
+    originals = [task.original_id for task in FIXED_HORIZON_TASKS.values() if task.variant_id == env_id]
+    for name in (env_id, *originals):
+        entry_point = gym.spec(name).entry_point
+        if not isinstance(entry_point, str):
+            continue
+        try:
+            load_env_creator(entry_point)
+        except (gym.error.DependencyNotInstalled, ImportError) as error:
+            raise ValueError(f"env_id={env_id!r} is registered, but cannot be made here: {error}") from None
 
 
 def make_vec(

@@ -4,23 +4,33 @@ The numbers live in commented TOML data files (one per env, named ``<EnvId>.toml
 ``MinAtar/Breakout-v1``, lives in a subfolder: ``MinAtar/Breakout-v1.toml``; the ALE games, whose
 ``<Game>NoFrameskip-v4`` ids have none, are grouped in ``Atari/``) rather than in code, so that each can say
 where it came from and a user can copy one and pass it as ``--preset FILE``. ``ALE/<Game>-v5`` shows the same
-screen as ``<Game>NoFrameskip-v4`` and uses its preset, with its own ids.
+screen as ``<Game>NoFrameskip-v4`` and uses its preset, with its own ids. Any other env falls back to the
+general-purpose values of ``envs/_default.toml`` (:func:`default_preset`), so that every Gymnasium id trains.
 """
 
 from __future__ import annotations
 
 import copy
 import inspect
+import logging
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+import gymnasium as gym
+
 from prefrl.atari import ALE_V5_TWINS, ATARI_VARIANTS, check_score_boxes
 from prefrl.config import QueryConfig, RewardConfig
+from prefrl.envs import FIXED_HORIZON_VARIANTS
 
 PRESET_DIR: Path = Path(__file__).resolve().parent.parent / "envs"
 """The repository's ``envs/`` folder, which holds one ``<EnvId>.toml`` per supported env."""
+
+DEFAULT_PRESET_FILE: Path = PRESET_DIR / "_default.toml"
+"""General-purpose values for an env without a file of its own (no ids: :func:`default_preset` adds them)."""
+
+logger = logging.getLogger(__name__)
 
 _GROUP_FOLDERS = ("Atari",)
 """Subfolders of :data:`PRESET_DIR` that group presets of un-namespaced ids (not a namespace of the id)."""
@@ -104,7 +114,7 @@ class Preset:
 
 def available_presets() -> list[str]:
     """Env ids that have a preset in :data:`PRESET_DIR` (namespaced ids in subfolders; ALE v5 twins included), sorted."""
-    ids = {_env_id_of(path) for path in PRESET_DIR.rglob("*.toml")}
+    ids = {_env_id_of(path) for path in PRESET_DIR.rglob("*.toml") if path != DEFAULT_PRESET_FILE}
     return sorted(ids | {twin for twin, original in ALE_V5_TWINS.items() if original in ids})
 
 
@@ -127,7 +137,8 @@ def load_preset(env_id: str, path: str | Path | None = None) -> Preset:
     Every key is checked (unknown keys, missing keys, wrong types, PPO arguments that
     ``stable_baselines3.PPO`` does not take), so a typo fails here with the file and key named,
     not later inside PPO. ``ALE/<Game>-v5`` without a file of its own gets ``<Game>NoFrameskip-v4``'s preset
-    with its own ids (same screen, so the same score boxes and hyperparameters).
+    with its own ids (same screen, so the same score boxes and hyperparameters). Any other env without a file
+    gets :func:`default_preset`.
     """
     if path is None and _preset_file(env_id) is None and _preset_file(ALE_V5_TWINS.get(env_id, "")) is not None:
         twin = load_preset(ALE_V5_TWINS[env_id])
@@ -135,28 +146,56 @@ def load_preset(env_id: str, path: str | Path | None = None) -> Preset:
     if path is None:
         file = _preset_file(env_id)
         if file is None:
-            available = ", ".join(available_presets()) or "(none)"
-            raise ValueError(
-                f"env_id={env_id!r} has no preset in {PRESET_DIR}; presets exist for: {available}. "
-                "Pick one of those, or pass --preset FILE pointing at your own TOML file "
-                "(copy one of the files in that folder as a template)."
-            )
+            return default_preset(env_id)
     else:
         file = Path(path)
         if not file.is_file():
             raise ValueError(f"preset path={str(path)!r} is not a file; pass the path of a preset TOML file.")
-    try:
-        with file.open("rb") as handle:
-            data = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"preset file {file} is not valid TOML: {error}. Fix the syntax there.") from None
-    preset = _parse(data, file)
+    preset = _parse(_read_toml(file), file)
     if preset.env_id != env_id:
         raise ValueError(
             f"preset file {file} is for env_id={preset.env_id!r}, but env_id={env_id!r} was asked for; "
             "pass the matching env, or copy the file and edit its env_id."
         )
     return preset
+
+
+def default_preset(env_id: str) -> Preset:
+    """The preset of an env with no file of its own: :data:`DEFAULT_PRESET_FILE`'s values, for this env.
+
+    It trains in the env's fixed-horizon variant where :mod:`prefrl.envs` has one, else in the env itself. Clips
+    are shortened to half the training env's time limit where two would not fit in one episode (segments never
+    cross an episode's end). The fallback is logged, with what it cannot know: whether the env ends episodes
+    early, which would leak the reward through their length.
+    """
+    train_env_id = FIXED_HORIZON_VARIANTS.get(env_id, env_id)
+    data = {"env_id": env_id, "train_env_id": train_env_id, **_read_toml(DEFAULT_PRESET_FILE)}
+    horizon = gym.spec(train_env_id).max_episode_steps if train_env_id in gym.envs.registry else None
+    if horizon is not None and horizon < 2 * data["segment_length"]:
+        data["segment_length"] = max(2, horizon // 2)
+    preset = _parse(data, DEFAULT_PRESET_FILE)
+    leak = (
+        ""
+        if train_env_id != env_id
+        else f" It trains in {env_id} itself: if that env ends episodes early on success or failure, their length "
+        "tells the agent what the labels would (Christiano et al. 2017 removed such endings); register a "
+        "fixed-horizon variant (prefrl.envs.FIXED_HORIZON_TASKS) for it."
+    )
+    logger.warning(
+        "%s has no preset in %s; using the general-purpose values of %s (%d envs, %d timesteps, %d-step clips, "
+        "%d labels, SB3's PPO defaults). Copy a preset file and pass --preset FILE to tune them.%s",
+        env_id, PRESET_DIR, DEFAULT_PRESET_FILE.name, preset.n_envs, preset.timesteps, preset.segment_length,
+        preset.labels, leak,
+    )
+    return preset
+
+
+def _read_toml(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"preset file {file} is not valid TOML: {error}. Fix the syntax there.") from None
 
 
 # key -> (required type, required?, check, what is allowed). ``bool`` is not accepted where int is asked.

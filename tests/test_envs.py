@@ -88,15 +88,18 @@ def test_acrobot_reward_is_tip_height() -> None:
         assert FIXED_HORIZON_TASKS["Acrobot-v1"].reward(unwrapped) == pytest.approx(height, abs=1e-12)
 
 
-def test_mountain_car_reward_is_height_plus_goal_bonus() -> None:
-    env = gym.make("prefrl/FixedMountainCarContinuous-v0")
+@pytest.mark.parametrize("original_id, flag", [("MountainCarContinuous-v0", 0.45), ("MountainCar-v0", 0.5)])
+def test_mountain_car_reward_is_height_plus_goal_bonus(original_id: str, flag: float) -> None:
+    env = gym.make(FIXED_HORIZON_VARIANTS[original_id])
     env.reset(seed=0)
     unwrapped = env.unwrapped
-    reward_fn = FIXED_HORIZON_TASKS["MountainCarContinuous-v0"].reward
+    reward_fn = FIXED_HORIZON_TASKS[original_id].reward
     unwrapped.state = np.array([-math.pi / 6, 0.0])  # valley floor
     assert reward_fn(unwrapped) == pytest.approx(-1.0)
-    unwrapped.state = np.array([0.5, 0.0])  # past the flag at 0.45
-    assert reward_fn(unwrapped) == pytest.approx(math.sin(1.5) + 1.0)
+    unwrapped.state = np.array([flag - 0.01, 0.0])  # just short of the flag: height only
+    assert reward_fn(unwrapped) == pytest.approx(math.sin(3 * (flag - 0.01)))
+    unwrapped.state = np.array([flag, 0.0])  # at the flag
+    assert reward_fn(unwrapped) == pytest.approx(math.sin(3 * flag) + 1.0)
 
 
 def test_unknown_env_id_suggests_the_closest() -> None:
@@ -155,8 +158,9 @@ def _step_until_respawn(env: gym.Env, fallen, max_steps: int):
     raise AssertionError("no respawn: random actions should have toppled it")
 
 
-def test_hopper_keeps_stepping_after_a_fall_without_its_upright_bonus_then_respawns() -> None:
-    env = gym.make("prefrl/FixedHopper-v5")
+@pytest.mark.parametrize("variant_id", ["prefrl/FixedHopper-v5", "prefrl/FixedWalker2d-v5"])
+def test_walker_keeps_stepping_after_a_fall_without_its_upright_bonus_then_respawns(variant_id: str) -> None:
+    env = gym.make(variant_id)
     env.reset(seed=0)
     rewards, infos, fallen = _step_until_respawn(env, lambda u: not u.is_healthy, 500)
     # The 24 steps before the respawn step were all fallen: the original would have ended at the first.
@@ -177,3 +181,13 @@ def test_double_pendulum_loses_its_bonus_while_fallen_then_respawns() -> None:
     assert all(r < 0 for r, down in zip(rewards, fallen) if down)  # distance and velocity penalties, no +10
     assert all(r > 8 for r, down in zip(rewards, fallen) if not down)
     assert env.unwrapped.data.site_xpos[0][2] > 1
+
+
+def test_inverted_pendulum_pays_nothing_while_fallen_then_respawns() -> None:
+    env = gym.make("prefrl/FixedInvertedPendulum-v5")
+    env.reset(seed=0)
+    rewards, infos, fallen = _step_until_respawn(env, lambda u: abs(u.data.qpos[1]) > 0.2, 500)
+    assert fallen[-9:] == [True] * 9  # the 10th fallen step is the respawn step
+    assert infos[-1]["original_terminated"] is True
+    assert rewards == [0.0 if down else 1.0 for down in fallen]
+    assert abs(env.unwrapped.data.qpos[1]) <= 0.2

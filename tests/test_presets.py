@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import pickle
+import tomllib
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
 from prefrl.envs import FIXED_HORIZON_VARIANTS, check_env_id
-from prefrl.presets import PRESET_DIR, Preset, available_presets, load_preset
+from prefrl.presets import DEFAULT_PRESET_FILE, PRESET_DIR, Preset, available_presets, load_preset
 
 PRESETS = available_presets()
 
@@ -104,9 +107,33 @@ def test_invalid_toml_is_a_value_error(tmp_path: Path) -> None:
         load_preset("CartPole-v1", write(tmp_path, "env_id = "))
 
 
-def test_env_without_a_preset_lists_the_available_ones() -> None:
-    with pytest.raises(ValueError, match=r"no preset.*CartPole-v1.*--preset FILE"):
-        load_preset("LunarLander-v3")
+def test_env_without_a_preset_gets_the_default_in_its_variant(caplog: pytest.LogCaptureFixture) -> None:
+    defaults = tomllib.loads(DEFAULT_PRESET_FILE.read_text())
+    with caplog.at_level(logging.WARNING, logger="prefrl.presets"):
+        preset = load_preset("MountainCar-v0")
+    assert (preset.env_id, preset.train_env_id) == ("MountainCar-v0", "prefrl/FixedMountainCar-v0")
+    assert (preset.n_envs, preset.timesteps, preset.segment_length, preset.labels) == (
+        defaults["n_envs"], defaults["timesteps"], defaults["segment_length"], defaults["labels"]
+    )
+    assert preset.ppo_kwargs() == defaults["ppo"]
+    assert "MountainCar-v0 has no preset" in caplog.text and "--preset FILE" in caplog.text
+    assert "ends episodes early" not in caplog.text  # it has a fixed-horizon variant
+
+
+def test_default_preset_warns_of_termination_and_fits_clips_in_short_episodes(caplog: pytest.LogCaptureFixture) -> None:
+    gym.register("PresetTest/ShortEpisodes-v0", entry_point="gymnasium.envs.classic_control:CartPoleEnv", max_episode_steps=30)
+    try:
+        with caplog.at_level(logging.WARNING, logger="prefrl.presets"):
+            preset = load_preset("PresetTest/ShortEpisodes-v0")
+    finally:
+        del gym.envs.registry["PresetTest/ShortEpisodes-v0"]
+    assert preset.train_env_id == "PresetTest/ShortEpisodes-v0"
+    assert preset.segment_length == 15  # two clips fit in its 30-step episodes
+    assert "ends episodes early" in caplog.text and "FIXED_HORIZON_TASKS" in caplog.text
+
+
+def test_the_default_preset_is_not_listed_as_an_env() -> None:
+    assert all(not env_id.startswith("_") for env_id in PRESETS)
 
 
 def test_file_for_another_env_is_rejected(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def test_killed_run_resumes_with_every_label(tmp_path):
         (["train", "--labels", "0"], "labels=0"),
         (["train", "--mistake-rate", "1.5"], "mistake_rate=1.5"),
         (["baseline", "--env", "NoSuchEnv-v0"], "not a registered Gymnasium environment"),
-        (["train", "--env", "LunarLander-v3"], "no preset"),
+        (["train", "--env", "LunarLander-v3"], 'pip install "gymnasium[box2d]"'),
     ],
 )
 def test_cli_bad_input_is_a_clear_error(argv, message, tmp_path, capsys):
