@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -150,6 +151,27 @@ def wait_for_labels(store: ComparisonStore, wanted: int, poll_seconds: float = 0
         time.sleep(poll_seconds)
 
 
+def check_reward_net_class(reward_net_class: type, sync: bool) -> None:
+    """A reward model must be a :class:`RewardEnsemble`; a background fitter (no ``sync``) must be able to import it.
+
+    A class typed into a notebook or an interactive session lives in a ``__main__`` that the fitter's fresh
+    interpreter cannot import; it would fail there, later, with a pickling error.
+    """
+    if not (isinstance(reward_net_class, type) and issubclass(reward_net_class, RewardEnsemble)):
+        raise TypeError(
+            f"reward_net_class={reward_net_class!r} is not a subclass of prefrl.RewardEnsemble; subclass it and "
+            "override member_rewards (see RewardEnsemble's docstring)."
+        )
+    main = sys.modules.get("__main__")
+    interactive = reward_net_class.__module__ == "__main__" and not getattr(main, "__file__", None)
+    if interactive and not sync:
+        raise ValueError(
+            f"reward_net_class={reward_net_class.__qualname__} is defined interactively (a notebook or the REPL), "
+            "where the background reward fitter cannot import it; move it into a .py module and import it from "
+            "there, or fit inline with sync=True."
+        )
+
+
 class PreferenceRL:
     """PPO on a reward learned from preferences (Christiano et al. 2017).
 
@@ -157,12 +179,22 @@ class PreferenceRL:
     :param oracle: who answers queries; default: the one named by ``config.run.oracle``, built from the config
         (the synthetic oracle with ``config.oracle`` and the run's seed, the human one with ``config.human``).
     :param progress: draw a progress bar.
+    :param reward_net_class: the reward model: :class:`~prefrl.reward.nets.RewardEnsemble` or a subclass of it
+        with a head of your own (see its docstring). Without ``sync``, the background fitter imports it by name.
     """
 
-    def __init__(self, config: TrainConfig, oracle: Oracle | None = None, progress: bool = True) -> None:
+    def __init__(
+        self,
+        config: TrainConfig,
+        oracle: Oracle | None = None,
+        progress: bool = True,
+        reward_net_class: type[RewardEnsemble] = RewardEnsemble,
+    ) -> None:
         check_env_id(config.run.env_id)
+        check_reward_net_class(reward_net_class, config.run.sync)
         self.config = config
         self.progress = progress
+        self.reward_net_class = reward_net_class
         # Built now, so that a bad oracle setting fails before anything is written to the run folder.
         self.oracle = oracle if oracle is not None else oracle_from_config(config.run.oracle, config)
         out = config.run.out or str(default_run_dir(config.run.env_id, "train", config.run.seed))
@@ -170,18 +202,34 @@ class PreferenceRL:
         self._resuming = False
 
     @classmethod
-    def from_preset(cls, env_id: str, oracle: Oracle | None = None, progress: bool = True, **overrides: Any) -> "PreferenceRL":
+    def from_preset(
+        cls,
+        env_id: str,
+        oracle: Oracle | None = None,
+        progress: bool = True,
+        reward_net_class: type[RewardEnsemble] = RewardEnsemble,
+        **overrides: Any,
+    ) -> "PreferenceRL":
         """``PreferenceRL.from_preset("CartPole-v1", labels=100, seed=0)``."""
-        return cls(train_config(env_id, **overrides), oracle=oracle, progress=progress)
+        return cls(train_config(env_id, **overrides), oracle=oracle, progress=progress, reward_net_class=reward_net_class)
 
     @classmethod
-    def resume(cls, run_dir: str | Path, oracle: Oracle | None = None, progress: bool = True) -> "PreferenceRL":
-        """Continue a run from its folder: its config, its last checkpoint and every label in its store."""
+    def resume(
+        cls,
+        run_dir: str | Path,
+        oracle: Oracle | None = None,
+        progress: bool = True,
+        reward_net_class: type[RewardEnsemble] = RewardEnsemble,
+    ) -> "PreferenceRL":
+        """Continue a run from its folder: its config, its last checkpoint and every label in its store.
+
+        A run trained with a reward model of your own resumes with the same ``reward_net_class``.
+        """
         saved = read_train_config(run_dir)
         saved["run"]["algo_kwargs"] = {}  # the checkpointed agent carries its own hyperparameters
         config = from_dict(TrainConfig, saved)
         config = replace(config, run=replace(config.run, out=str(Path(run_dir))))
-        trainer = cls(config, oracle=oracle, progress=progress)
+        trainer = cls(config, oracle=oracle, progress=progress, reward_net_class=reward_net_class)
         trainer._resuming = True  # a run killed before its first checkpoint restarts PPO but keeps its labels
         return trainer
 
@@ -219,7 +267,7 @@ class PreferenceRL:
         store = ComparisonStore(self.run / RunFolder.STORE)
         oracle = self.oracle
         venv = self._make_env(seed, oracle)
-        reward_model = RewardEnsemble.from_config(
+        reward_model = self.reward_net_class.from_config(
             venv.observation_space, venv.action_space, self.config.reward, generator=generator
         )
         reward_env = LearnedRewardVecEnv(venv, reward_model)

@@ -110,6 +110,7 @@ def fit_device(requested: str, model: RewardEnsemble) -> str:
 
 def _worker(
     store_path: str,
+    net_class: type[RewardEnsemble],
     spaces: tuple[gym_spaces.Space, gym_spaces.Space],
     config: RewardConfig,
     seed: int,
@@ -122,7 +123,7 @@ def _worker(
     exit_with_parent()
     try:
         # Moved once, before any use: the trainer sends each minibatch to where the model's tensors are.
-        model = RewardEnsemble.from_config(*spaces, config).to(device)
+        model = net_class.from_config(*spaces, config).to(device)
         trainer = RewardTrainer(model, config, seed)
         store = ComparisonStore(store_path, create=False)
         while True:
@@ -159,7 +160,8 @@ class ProcessFitter:
     The process starts at construction, so that its start-up (a fresh interpreter importing torch, about
     two seconds) overlaps the run's own set-up; :meth:`hand_over` then gives it the weights to continue from.
 
-    :param model: the trainer-side model; the worker builds its copy from the model's spaces and ``config``.
+    :param model: the trainer-side model; the worker builds its copy with the model's class (a subclass of
+        :class:`RewardEnsemble` included: it is sent by reference, so it must be importable), spaces and ``config``.
     :param config: fitting settings.
     :param store_path: the comparison store the worker reads labels from.
     :param seed: seed of the worker's bootstraps and minibatch order.
@@ -178,7 +180,7 @@ class ProcessFitter:
         spaces = (model.observation_space, model.action_space)  # with the config, they define the worker's copy
         self._process = context.Process(
             target=_worker,
-            args=(str(store_path), spaces, config, seed, device, self._requests, self._results),
+            args=(str(store_path), type(model), spaces, config, seed, device, self._requests, self._results),
             daemon=True,
             name="prefrl-reward-fitter",
         )

@@ -63,6 +63,15 @@ class RewardEnsemble(nn.Module):
     :param hidden_sizes: hidden widths of every member.
     :param generator: source of the initial weights (seeded by the trainer, so a seed fixes the whole run).
     :param use_actions: whether r̂ reads the action (r̂(o, a)) or the observation alone (r̂(o)).
+
+    **Your own reward model.** Subclass this and override :meth:`member_rewards`, the members' head: it gets the
+    standardized (observation, action) features and, for images, the conv trunk's features, and returns one raw
+    reward per member. Override :meth:`regularized_weights` too if the trainer's adaptive L2 should act on your
+    head's weights. Everything else (bootstrapped members, the Bradley–Terry fit, disagreement, normalization,
+    the background fitter, which builds its copy with your class's ``from_config``) works unchanged. Pass the
+    class as ``PreferenceRL(config, reward_net_class=MyReward)``; for the background fitter it must be importable
+    (defined in a module, or in a script's ``__main__``). The fast NumPy inference path serves only this class's
+    own head; a subclass that overrides the head is paid through torch (:meth:`torch_predict`).
     """
 
     def __init__(
@@ -112,6 +121,10 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("reward_scale", torch.ones(()))
         # Every tensor the NumPy inference copy depends on; in-place updates bump their version counters.
         self._versioned = (*self.parameters(), *self.buffers())
+        # The NumPy copy mirrors this class's own head; a subclass with another one predicts through torch.
+        self._numpy_inference = all(
+            getattr(type(self), name) is getattr(RewardEnsemble, name) for name in ("forward", "features", "member_rewards")
+        )
         self.eval()
 
     @classmethod
@@ -178,6 +191,11 @@ class RewardEnsemble(nn.Module):
                 hidden = nn.functional.leaky_relu(hidden, 0.01)
         return hidden.squeeze(-1)  # (N, B)
 
+    def regularized_weights(self) -> Sequence[torch.Tensor]:
+        """The weights the trainer's adaptive L2 acts on: the head's weight matrices (not biases, not the conv
+        trunk, which batch norm and dropout hold back as in the paper)."""
+        return tuple(self.weights)
+
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Raw per-member rewards for observations and actions of any leading shape ``(*lead, ...)`` -> ``(N, *lead)``."""
         obs_shape = self.observation_space.shape or ()
@@ -211,6 +229,8 @@ class RewardEnsemble(nn.Module):
         ``load_state_dict``) invalidates it. With a trunk, its eval-mode NumPy copy (batch norm folded in, no
         dropout: ``ConvEnsembleTrunk.numpy_copy``) reads the frames, once for all envs of a step.
         """
+        if not self._numpy_inference:
+            return self.torch_predict(obs, actions)
         layers, mean, std, shift, scale, trunk = self._numpy_weights()
         obs_shape = self.observation_space.shape or ()
         obs = np.asarray(obs)

@@ -226,7 +226,7 @@ class RewardTrainer:
         )
 
     def _l2_penalty(self) -> torch.Tensor:
-        return sum(weight.pow(2).sum() for weight in self.model.weights) / self.model.ensemble_size
+        return sum(weight.pow(2).sum() for weight in self.model.regularized_weights()) / self.model.ensemble_size
 
     def _train(self, train: PairBatch, val: PairBatch | None) -> int:
         """Minibatch Adam with per-member bootstrap weights; stops when held-out loss stops improving.
