@@ -61,7 +61,7 @@ def test_trainer_regularizes_the_subclass_weights():
         model.tanh_in.fill_(0.5)  # 2 members x (3 obs + 2 one-hot action features) x 16 = 160 entries of 0.25
         model.tanh_out.fill_(-1.0)  # 2 x 16 x 1 = 32 entries of 1
     penalty = RewardTrainer(model, RewardConfig(), rng=0)._l2_penalty()
-    assert float(penalty) == pytest.approx((160 * 0.25 + 32 * 1.0) / 2)
+    assert float(penalty.detach()) == pytest.approx((160 * 0.25 + 32 * 1.0) / 2)
 
 
 def test_background_fitter_builds_the_subclass(tmp_path):
