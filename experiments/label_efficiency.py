@@ -19,11 +19,11 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import torch
 
 import prefrl  # noqa: F401  (registers env variants)
 from prefrl.baseline import run_baseline
 from prefrl.plotting import plot_runs
+from prefrl.threads import use_one_thread
 from prefrl.trainer import PreferenceRL, train_config
 
 SETTINGS = {"noise-free": {}, "eps0.1": {"mistake_rate": 0.1}}
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--out", default="experiments/results/label_efficiency")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    use_one_thread()
     root = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     results: dict[str, dict[str, list[float]]] = {}
     labels_used: dict[str, list[int]] = {}

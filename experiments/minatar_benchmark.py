@@ -33,11 +33,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from prefrl.agent import algo_class, final_evaluation
 from prefrl.baseline import run_baseline
 from prefrl.results import normalized_score, random_policy_return
+from prefrl.threads import use_one_thread
 from prefrl.trainer import PreferenceRL, train_config
 
 
@@ -61,7 +60,7 @@ def main() -> None:
     parser.add_argument("--timesteps", type=int, default=None, help="default: the preset's")
     parser.add_argument("--out", default="experiments/results/minatar")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    use_one_thread()
     root = Path(args.out) / time.strftime("%Y%m%d-%H%M%S")
     overrides = {key: value for key, value in (("labels", args.labels), ("timesteps", args.timesteps)) if value}
     table = {}

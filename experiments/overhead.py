@@ -15,9 +15,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import torch
-
 from prefrl.baseline import run_baseline
+from prefrl.threads import use_one_thread
 from prefrl.trainer import PreferenceRL, train_config
 
 
@@ -29,7 +28,7 @@ def main() -> None:
     parser.add_argument("--sync", action="store_true", help="fit inline instead of in a background process")
     parser.add_argument("--out", default="experiments/results/overhead")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    use_one_thread()
     stamp = time.strftime("%Y%m%d-%H%M%S")
     ratios, base_times, train_times = [], [], []
     for repeat in range(args.repeats):

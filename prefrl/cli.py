@@ -16,6 +16,7 @@ from typing import Any, Sequence
 
 from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
 from prefrl.lm.cli import add_lm_parser, run_lm
+from prefrl.threads import use_one_thread
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
 _HAND_WRITTEN = {"env_id", "algo_kwargs"}
@@ -207,10 +208,8 @@ def _label(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    import torch
-
-    # Small nets on few cores: one intra-op thread is faster and leaves a core to the envs (DESIGN.md).
-    torch.set_num_threads(1)
+    # Small nets on few cores: one thread per library is faster and leaves a core to the envs (DESIGN.md).
+    use_one_thread()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = build_parser().parse_args(argv)
     try:

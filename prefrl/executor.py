@@ -94,10 +94,10 @@ def run_cell(cell: Cell, options: Mapping[str, Any], root: str) -> str:
 
 
 def _init_worker() -> None:
-    """One torch thread per worker: cells are the parallelism, and small nets gain nothing from more."""
-    import torch
+    """One math thread per worker: cells are the parallelism, and small nets gain nothing from more."""
+    from prefrl.threads import use_one_thread
 
-    torch.set_num_threads(1)
+    use_one_thread()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
 

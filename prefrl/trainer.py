@@ -50,7 +50,7 @@ from prefrl.labeling import Labeler
 from prefrl.oracles.human.clips import RenderStateRecorder
 from prefrl.oracles import OracleSession, oracle_from_config
 from prefrl.presets import load_preset
-from prefrl.reward.background import InlineFitter, ProcessFitter, fit_device
+from prefrl.reward.background import InlineFitter, ProcessFitter, reward_device
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir, read_train_config
@@ -270,6 +270,8 @@ class PreferenceRL:
         reward_model = self.reward_net_class.from_config(
             venv.observation_space, venv.action_space, self.config.reward, generator=generator
         )
+        device = reward_device(run_cfg.device, reward_model)
+        reward_model.place_inference(device)
         reward_env = LearnedRewardVecEnv(venv, reward_model)
         state: dict[str, Any] = {}
         if self._resuming and (self.run.checkpoint / RunFolder.STATE).exists():
@@ -293,7 +295,7 @@ class PreferenceRL:
         background = (
             None
             if run_cfg.sync
-            else ProcessFitter(reward_model, self.config.reward, store.path, seed, fit_device(run_cfg.device, reward_model))
+            else ProcessFitter(reward_model, self.config.reward, store.path, seed, device)
         )
         cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
         buffer = SegmentBuffer(run_cfg.segment_capacity)

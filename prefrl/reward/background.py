@@ -32,6 +32,7 @@ from prefrl.processes import exit_with_parent
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
+from prefrl.threads import use_one_thread
 
 _FIT_TIMEOUT_S = 600.0  # one fit takes seconds; a worker silent this long is stuck
 
@@ -91,8 +92,8 @@ class InlineFitter:
         pass
 
 
-def fit_device(requested: str, model: RewardEnsemble) -> str:
-    """Where the background fitter trains ``model``, for a run's ``device`` setting (auto, cpu or cuda).
+def reward_device(requested: str, model: RewardEnsemble) -> str:
+    """Where ``model`` is fit in the background and scores steps, for a run's ``device`` (auto, cpu or cuda).
 
     ``auto`` picks a GPU only for a conv reward net: an MLP's minibatches (64 pairs of 25 small vectors) are
     too small for a GPU to beat one CPU core once every batch is copied over. ``cuda`` without a GPU is an error
@@ -119,7 +120,7 @@ def _worker(
     results: Any,
 ) -> None:
     """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
-    torch.set_num_threads(1)  # leave the other core to PPO
+    use_one_thread()  # leave the other cores to PPO
     exit_with_parent()
     try:
         # Moved once, before any use: the trainer sends each minibatch to where the model's tensors are.
@@ -165,7 +166,7 @@ class ProcessFitter:
     :param config: fitting settings.
     :param store_path: the comparison store the worker reads labels from.
     :param seed: seed of the worker's bootstraps and minibatch order.
-    :param device: where the worker fits (:func:`fit_device`); its weights come back as NumPy arrays either way.
+    :param device: where the worker fits (:func:`reward_device`); its weights come back as NumPy arrays either way.
     """
 
     def __init__(

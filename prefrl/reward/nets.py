@@ -13,6 +13,7 @@ on arrays, nothing else: fitting lives in ``trainer.py``.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Sequence
@@ -24,7 +25,7 @@ from torch import nn
 
 from prefrl.config import RewardConfig, TrainConfig, from_dict
 from prefrl.images import image_layout
-from prefrl.reward.cnn import ConvEnsembleTrunk, NumpyTrunk
+from prefrl.reward.cnn import NUMPY_TRUNK_MAX_MULTIPLY_ADDS, ConvEnsembleTrunk, NumpyTrunk
 from prefrl.runs import RunFolder, read_train_config
 
 
@@ -121,10 +122,16 @@ class RewardEnsemble(nn.Module):
         self.register_buffer("reward_scale", torch.ones(()))
         # Every tensor the NumPy inference copy depends on; in-place updates bump their version counters.
         self._versioned = (*self.parameters(), *self.buffers())
-        # The NumPy copy mirrors this class's own head; a subclass with another one predicts through torch.
-        self._numpy_inference = all(
+        # The NumPy copy mirrors this class's own head; a subclass with another one predicts through torch, and
+        # so does a trunk too large for NumPy's convolutions (see NUMPY_TRUNK_MAX_MULTIPLY_ADDS).
+        own_head = all(
             getattr(type(self), name) is getattr(RewardEnsemble, name) for name in ("forward", "features", "member_rewards")
         )
+        self._numpy_inference = own_head and (
+            self.trunk is None or self.trunk.multiply_adds <= NUMPY_TRUNK_MAX_MULTIPLY_ADDS
+        )
+        self.inference_device = torch.device("cpu")
+        self._device_copy: tuple[tuple[int, ...], RewardEnsemble] | tuple[()] = ()  # a tuple: not a submodule
         self.eval()
 
     @classmethod
@@ -210,21 +217,50 @@ class RewardEnsemble(nn.Module):
         """The policy's reward: the members' mean, shifted and scaled to zero mean and unit std."""
         return (member_rewards.mean(0) - self.reward_shift) / self.reward_scale
 
+    def place_inference(self, device: str | torch.device) -> None:
+        """Score steps on ``device`` from now on: the per-step reward where it goes through torch, and clips.
+
+        The model itself stays on the CPU, where fits land and checkpoints are written; a copy on ``device``
+        follows its weights (:meth:`inference_model`). On a GPU machine a conv net's per-step reward then costs
+        the CPU almost nothing, and query selection scores thousands of frames at once there.
+        """
+        self.inference_device = torch.device(device)
+        self._device_copy = ()
+
+    def inference_model(self) -> "RewardEnsemble":
+        """This model as it is now, on its inference device: itself on the CPU, else an eval-mode copy that is
+        refreshed whenever a weight or buffer changed (the NumPy copy's version key)."""
+        if self.inference_device.type == "cpu":
+            return self
+        key = tuple(t._version for t in self._versioned)
+        if not self._device_copy:
+            self._device_copy = (key, copy.deepcopy(self).to(self.inference_device).eval())
+        elif self._device_copy[0] != key:
+            self._device_copy[1].load_state_dict(self.state_dict())
+            self._device_copy = (key, self._device_copy[1])
+        return self._device_copy[1]
+
     @torch.no_grad()
     def member_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Raw per-member rewards for arrays of any leading shape, ``(N, *lead)``."""
-        return self(torch.as_tensor(obs), torch.as_tensor(actions)).numpy()
+        model = self.inference_model()
+        device = model.input_mean.device
+        return model(torch.as_tensor(obs).to(device), torch.as_tensor(actions).to(device)).cpu().numpy()
 
     @torch.no_grad()
     def torch_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """:meth:`predict` through the torch graph (the reference the fast NumPy path is tested against)."""
-        return self.normalized(self(torch.as_tensor(obs), torch.as_tensor(actions))).numpy()
+        model = self.inference_model()
+        device = model.input_mean.device
+        return model.normalized(model(torch.as_tensor(obs).to(device), torch.as_tensor(actions).to(device))).cpu().numpy()
 
     def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid.
 
         Runs in NumPy on a cached copy of the weights: called once per env step on a handful of rows,
-        where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over.
+        where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over. A large
+        conv trunk (Atari's 84×84 frames) and a subclass's own head go through torch instead, on the
+        inference device (:meth:`place_inference`).
         The cache is keyed on the tensors' version counters, so any in-place update (an optimizer step,
         ``load_state_dict``) invalidates it. With a trunk, its eval-mode NumPy copy (batch norm folded in, no
         dropout: ``ConvEnsembleTrunk.numpy_copy``) reads the frames, once for all envs of a step.

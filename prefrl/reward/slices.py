@@ -23,13 +23,16 @@ SLICE_ROWS = 800
 
 @torch.no_grad()
 def member_rewards(model: "RewardEnsemble", obs: np.ndarray, actions: np.ndarray, rows: int = SLICE_ROWS) -> torch.Tensor:
-    """``model(obs, actions)``, raw per-member rewards ``(N, *lead)`` for arrays of leading shape ``lead``, computed
-    on slices of the first axis holding about ``rows`` steps each (at least one entry of that axis)."""
+    """``model(obs, actions)``, raw per-member rewards ``(N, *lead)`` on the CPU for arrays of leading shape
+    ``lead``, computed on the model's inference device on slices of the first axis holding about ``rows`` steps
+    each (at least one entry of that axis)."""
     obs_dims = len(model.observation_space.shape or ())
     lead = obs.shape[: obs.ndim - obs_dims]
     per_slice = max(1, rows // max(1, int(np.prod(lead[1:]))))
+    net = model.inference_model()
+    device = net.input_mean.device
     parts = [
-        model(torch.as_tensor(obs[lo : lo + per_slice]), torch.as_tensor(actions[lo : lo + per_slice]))
+        net(torch.as_tensor(obs[lo : lo + per_slice]).to(device), torch.as_tensor(actions[lo : lo + per_slice]).to(device))
         for lo in range(0, len(obs), per_slice)
     ]
-    return torch.cat(parts, dim=1)  # (N, *lead)
+    return torch.cat(parts, dim=1).cpu()  # (N, *lead)

@@ -39,20 +39,20 @@ if __name__ == "__main__":
     assert done.returncode == 0
 
 
-def test_fit_device_puts_only_conv_nets_on_a_gpu_and_refuses_a_missing_one():
+def test_reward_device_puts_only_conv_nets_on_a_gpu_and_refuses_a_missing_one():
     import pytest
     import torch
 
-    from prefrl.reward.background import fit_device
+    from prefrl.reward.background import reward_device
 
     mlp = RewardEnsemble(spaces.Box(-1, 1, (4,)), spaces.Discrete(2))
     conv = RewardEnsemble(spaces.Box(0, 1, (10, 10, 4), bool), spaces.Discrete(3))
     gpu = torch.cuda.is_available()
-    assert fit_device("cpu", conv) == "cpu"
-    assert fit_device("auto", mlp) == "cpu"  # small minibatches: one CPU core is faster
-    assert fit_device("auto", conv) == ("cuda" if gpu else "cpu")
+    assert reward_device("cpu", conv) == "cpu"
+    assert reward_device("auto", mlp) == "cpu"  # small minibatches: one CPU core is faster
+    assert reward_device("auto", conv) == ("cuda" if gpu else "cpu")
     if gpu:
-        assert fit_device("cuda", mlp) == "cuda"
+        assert reward_device("cuda", mlp) == "cuda"
     else:
         with pytest.raises(ValueError, match="torch sees no GPU"):
-            fit_device("cuda", conv)
+            reward_device("cuda", conv)

@@ -124,6 +124,9 @@ def test_numpy_predict_matches_torch_and_follows_fits(name: str) -> None:
                            generator=torch.Generator().manual_seed(0))
     obs, actions = frames(space, (2, 4)), np.random.default_rng(1).integers(0, 3, (2, 4))
     np.testing.assert_allclose(model.predict(obs, actions), model.torch_predict(obs, actions), rtol=1e-4, atol=1e-4)
+    flat = obs.reshape(-1, *space.shape)  # the NumPy trunk, for every size (predict uses it for small ones only)
+    np.testing.assert_allclose(model.trunk.numpy_copy()(flat), model.trunk(torch.as_tensor(flat)).detach().numpy(),
+                               rtol=1e-4, atol=1e-4)
     model.train()  # as a fit does: batch statistics move the running ones; then some weights move
     model(torch.as_tensor(frames(space, (16,), seed=2)), torch.zeros(16, dtype=torch.long))
     model.eval()
@@ -131,3 +134,34 @@ def test_numpy_predict_matches_torch_and_follows_fits(name: str) -> None:
         model.trunk.layers[0].weight.mul_(1.5)
         model.trunk.layers[1].bias.add_(0.3)
     np.testing.assert_allclose(model.predict(obs, actions), model.torch_predict(obs, actions), rtol=1e-4, atol=1e-4)
+
+
+def test_per_step_inference_runs_in_numpy_for_small_trunks_and_in_torch_for_large_ones() -> None:
+    small = RewardEnsemble(SPACES["minatar"], spaces.Discrete(3))
+    large = RewardEnsemble(SPACES["atari stacked, channels first"], spaces.Discrete(3))
+    # members × filters × output pixels × (input channels × kernel area), summed over the layers
+    assert small.trunk.multiply_adds == 3 * 16 * 8 * 8 * 4 * 9 == 110_592
+    assert large.trunk.multiply_adds == 3 * 16 * (26 * 26 * 4 * 49 + 11 * 11 * 16 * 25 + 9 * 9 * 16 * 9 + 7 * 7 * 16 * 9)
+    assert small._numpy_inference and not large._numpy_inference
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_inference_on_a_gpu_follows_the_weights_on_the_cpu() -> None:
+    from prefrl.reward.slices import member_rewards
+
+    space = SPACES["atari stacked, channels first"]
+    model = RewardEnsemble(space, spaces.Discrete(3), generator=torch.Generator().manual_seed(0))
+    obs, actions = frames(space, (2, 4)), np.random.default_rng(1).integers(0, 3, (2, 4))
+    on_cpu = model.predict(obs, actions)
+    model.place_inference("cuda")
+    np.testing.assert_allclose(model.predict(obs, actions), on_cpu, rtol=1e-2, atol=1e-2)  # TF32 convolutions
+    with torch.no_grad():
+        model.trunk.layers[0].weight.mul_(1.5)  # a fit lands on the CPU model
+        model.biases[-1].add_(1.0)  # every member's output moves up by 1
+    moved = model.predict(obs, actions)
+    scored = member_rewards(model, obs, actions)
+    assert scored.device.type == "cpu" and not model.trunk.layers[0].weight.is_cuda
+    model.place_inference("cpu")
+    np.testing.assert_allclose(moved, model.predict(obs, actions), rtol=1e-2, atol=1e-2)
+    np.testing.assert_allclose(scored.numpy(), model.member_predict(obs, actions), rtol=1e-2, atol=1e-2)
+    assert np.all(moved > on_cpu + 0.9)
