@@ -9,10 +9,15 @@ thread, BLAS not) kept the load average at 28, and Pong preference learning ran 
 process on 2 idle cores a second BLAS thread changes little (``experiments/inference_paths.py``).
 
 :func:`use_one_thread` is called where prefrl owns the process: the CLI, the background fitter, sweep workers.
-A library user's own process is left as it is.
+A library user's own process is left as it is. :func:`all_cores` lends torch every core for a stretch where the
+process has the machine to itself: the first reward fit, which PPO waits for while the background fitter idles.
 """
 
 from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
 
 import torch
 from threadpoolctl import threadpool_limits
@@ -22,3 +27,14 @@ def use_one_thread() -> None:
     """One intra-op thread for torch and one for the BLAS that NumPy loaded, for the rest of this process."""
     torch.set_num_threads(1)
     threadpool_limits(1, user_api="blas")
+
+
+@contextlib.contextmanager
+def all_cores() -> Iterator[None]:
+    """Torch on every core this process may use while the block runs, then back to the threads it had."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

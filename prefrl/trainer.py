@@ -15,6 +15,7 @@ It owns no math: each stage is an object from its own module. The order of one r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -58,6 +59,7 @@ from prefrl.schedule import LabelSchedule
 from prefrl.segments import SegmentBuffer, SegmentCutter
 from prefrl.selection import make_selector
 from prefrl.store import ComparisonStore
+from prefrl.threads import all_cores
 from prefrl.types import Oracle, Segment
 from prefrl.wrappers import LearnedRewardVecEnv
 
@@ -346,12 +348,13 @@ class PreferenceRL:
             if getattr(oracle, "answers_later", False) and self.config.human.wait_for_initial:
                 wait_for_labels(store, schedule.initial)
             # A fitter on a GPU takes the first fit too (the paper's 500 initial Atari labels are its largest);
-            # on the CPU it runs here, with every thread this process has, while PPO waits anyway.
+            # on the CPU it runs here, on every core (the background fitter is idle), while PPO waits anyway.
             first_fit_in_background = background is not None and background.device != "cpu"
             if first_fit_in_background:
                 preference.fitter = background.hand_over(reward_model, trainer.l2)
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
-            preference.ask_and_fit(int(model.num_timesteps), wait=True)
+            with contextlib.nullcontext() if first_fit_in_background else all_cores():
+                preference.ask_and_fit(int(model.num_timesteps), wait=True)
             if background is not None and not first_fit_in_background:
                 preference.fitter = background.hand_over(reward_model, trainer.l2)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))

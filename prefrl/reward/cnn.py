@@ -86,8 +86,8 @@ NUMPY_TRUNK_MAX_MULTIPLY_ADDS = 1_000_000
 """Per-frame cost (all members) up to which per-step inference runs in :class:`NumpyTrunk` rather than torch.
 
 Measured on 2 cores, one thread each, 8 frames a call (``experiments/inference_paths.py``): MinAtar's trunk
-(0.11M multiply-adds a frame) took 22 µs a frame in NumPy and 46–56 in torch, where dispatch dominates; the
-paper's trunk on 84×84×4 (9.6M) took 632 µs in NumPy's im2col and 282 in torch's convolutions."""
+(0.11M multiply-adds a frame) took 18 µs a frame in NumPy and 47–56 in torch, where dispatch dominates; the
+paper's trunk on 84×84×4 (9.6M) took 577–632 µs in NumPy and 278–305 in torch's convolutions."""
 
 
 def conv_layers_for(height: int, width: int) -> tuple[ConvLayer, ...]:

@@ -34,8 +34,9 @@ if __name__ == "__main__":
     store.close()
 """
     (tmp_path / "run.py").write_text(script)
+    path = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))  # keep any installed elsewhere
     done = subprocess.run([sys.executable, str(tmp_path / "run.py")], cwd=os.getcwd(), timeout=120,
-                          env={**os.environ, "PYTHONPATH": os.getcwd()})
+                          env={**os.environ, "PYTHONPATH": path})
     assert done.returncode == 0
 
 
