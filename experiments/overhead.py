@@ -1,6 +1,6 @@
 """Overhead of learning from preferences: wall time of `prefrl train` over `prefrl baseline`.
 
-Both runs use the same preset, timesteps, seed, evaluation schedule and one torch thread, back to back in
+Both runs use the same preset, timesteps, seed, evaluation schedule and one thread for torch and BLAS, back to back in
 this process, so the ratio is meaningful on a noisy shared machine. The preference run fits its reward net
 in a background process (the default), which is what should hide the fitting cost.
 
