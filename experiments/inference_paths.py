@@ -49,14 +49,13 @@ def main() -> None:
         model = RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
         obs = np.stack([env.observation_space.sample() for _ in range(config.run.n_envs)])
         actions = np.stack([env.action_space.sample() for _ in range(config.run.n_envs)])
+        chosen = "NumPy" if model._numpy_inference else "torch"
+        model._numpy_inference = True  # both paths, whatever predict would choose
         figures = []
         for threads in sorted({1, cores}):
             with threadpool_limits(threads, user_api="blas"):
-                # Both paths, whatever predict would choose: NumPy through a model flagged for it.
-                model._numpy_inference = True
                 figures.append(f"NumPy, {threads} BLAS thread(s): {per_frame_us(model.predict, obs, actions):.1f}")
         figures.append(f"torch: {per_frame_us(model.torch_predict, obs, actions):.1f}")
-        chosen = "NumPy" if RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)._numpy_inference else "torch"
         print(f"{env_id} ({len(obs)} frames a call; predict uses {chosen}), µs a frame: " + "; ".join(figures), flush=True)
         env.close()
 

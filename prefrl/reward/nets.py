@@ -241,18 +241,21 @@ class RewardEnsemble(nn.Module):
         return self._device_copy[1]
 
     @torch.no_grad()
-    def member_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """Raw per-member rewards for arrays of any leading shape, ``(N, *lead)``."""
+    def inference_rewards(self, obs: np.ndarray, actions: np.ndarray) -> torch.Tensor:
+        """Raw per-member rewards ``(N, *lead)`` for arrays of any leading shape, computed through torch on the
+        inference device and returned on the CPU."""
         model = self.inference_model()
         device = model.input_mean.device
-        return model(torch.as_tensor(obs).to(device), torch.as_tensor(actions).to(device)).cpu().numpy()
+        return model(torch.as_tensor(obs).to(device), torch.as_tensor(actions).to(device)).cpu()
+
+    def member_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """Raw per-member rewards for arrays of any leading shape, ``(N, *lead)``."""
+        return self.inference_rewards(obs, actions).numpy()
 
     @torch.no_grad()
     def torch_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """:meth:`predict` through the torch graph (the reference the fast NumPy path is tested against)."""
-        model = self.inference_model()
-        device = model.input_mean.device
-        return model.normalized(model(torch.as_tensor(obs).to(device), torch.as_tensor(actions).to(device))).cpu().numpy()
+        return self.normalized(self.inference_rewards(obs, actions)).numpy()
 
     def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid.

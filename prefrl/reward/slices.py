@@ -29,10 +29,8 @@ def member_rewards(model: "RewardEnsemble", obs: np.ndarray, actions: np.ndarray
     obs_dims = len(model.observation_space.shape or ())
     lead = obs.shape[: obs.ndim - obs_dims]
     per_slice = max(1, rows // max(1, int(np.prod(lead[1:]))))
-    net = model.inference_model()
-    device = net.input_mean.device
     parts = [
-        net(torch.as_tensor(obs[lo : lo + per_slice]).to(device), torch.as_tensor(actions[lo : lo + per_slice]).to(device))
+        model.inference_rewards(obs[lo : lo + per_slice], actions[lo : lo + per_slice])
         for lo in range(0, len(obs), per_slice)
     ]
-    return torch.cat(parts, dim=1).cpu()  # (N, *lead)
+    return torch.cat(parts, dim=1)  # (N, *lead)
