@@ -74,6 +74,11 @@ class RewardConfig:
     l2_ratio_high: float = option(1.5, "Validation/training loss ratio above which L2 is strengthened.")
     max_epochs: int = option(200, "Most passes over the labels in one fit; early stopping usually ends sooner.")
     patience: int = option(10, "Epochs without a better held-out loss before a fit stops (and keeps its best).")
+    min_improvement: float = option(
+        1e-3,
+        "Fall in held-out loss (nats a comparison) that counts as better for patience. Near the loss's floor a "
+        "small validation set keeps improving by crumbs, and a fit that chases them runs all its epochs.",
+    )
     max_train_comparisons: int = option(
         0,
         "Fit on only the newest this many labelled comparisons, a FIFO (the paper's Atari runs: 3000); all stay in "
@@ -108,6 +113,7 @@ class RewardConfig:
         )
         _require(self.max_epochs >= 1, "max_epochs", self.max_epochs, "it must be >= 1")
         _require(self.patience >= 1, "patience", self.patience, "it must be >= 1")
+        _require(self.min_improvement >= 0, "min_improvement", self.min_improvement, "it must be >= 0")
         _require(
             self.max_train_comparisons >= 0,
             "max_train_comparisons",

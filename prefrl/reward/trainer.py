@@ -244,7 +244,7 @@ class RewardTrainer:
         counts = self.rng.poisson(1.0, size=(n_members, n_pairs)).astype(np.float32)  # (N, P) bootstrap
         counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
         bootstrap = torch.as_tensor(counts, device=self.model.input_mean.device)
-        best_loss, best_state, stale = math.inf, None, 0
+        best_loss, counted_loss, best_state, stale = math.inf, math.inf, None, 0
         max_epochs = self.config.max_epochs if val is not None else self.config.patience
         # An epoch is at least _MIN_STEPS_PER_EPOCH minibatches: with a dozen labels a single pass is one
         # gradient step, and early stopping would end the fit before the net moved at all.
@@ -268,8 +268,12 @@ class RewardTrainer:
             self.model.eval()
             with torch.no_grad():
                 val_loss, _ = self._loss(val, None)
-            if float(val_loss) < best_loss - 1e-6:
-                best_loss, best_state, stale = float(val_loss), copy.deepcopy(self.model.state_dict()), 0
+            # The best weights are kept at any gain; only a gain of min_improvement over the last counted
+            # one resets patience.
+            if float(val_loss) < best_loss:
+                best_loss, best_state = float(val_loss), copy.deepcopy(self.model.state_dict())
+            if float(val_loss) < counted_loss - self.config.min_improvement:
+                counted_loss, stale = float(val_loss), 0
             else:
                 stale += 1
                 if stale >= self.config.patience:

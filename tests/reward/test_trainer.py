@@ -63,6 +63,29 @@ def test_cant_tell_and_pending_are_not_trained_on():
     assert trainer.fit(pairs[:5]) is None
 
 
+def test_patience_counts_only_gains_of_min_improvement_but_the_best_weights_are_kept():
+    def fit(**options):
+        model = RewardEnsemble(
+            spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(16,),
+            generator=torch.Generator().manual_seed(0),
+        )
+        return RewardTrainer(model, RewardConfig(patience=3, **options), rng=0).fit(comparisons_of_linear_reward(60))
+
+    after_one_epoch = fit(max_epochs=1)
+    # No gain is ever large enough: the first epoch counts (from an infinite loss), then 3 stale ones end the fit...
+    strict = fit(min_improvement=10.0)
+    assert strict.epochs == 1 + 3
+    # ...which still keeps the weights of its best epoch, better than the first one's.
+    assert strict.val_loss < after_one_epoch.val_loss
+    # Every gain counts: held-out loss on fresh pairs falls for many epochs.
+    assert fit(min_improvement=0.0).epochs > 10
+
+
+def test_min_improvement_must_not_be_negative():
+    with pytest.raises(ValueError, match="min_improvement"):
+        RewardConfig(min_improvement=-0.1)
+
+
 def test_held_out_split_is_stable_and_close_to_fraction():
     held = [is_held_out(i, 0.2) for i in range(1, 1001)]
     assert 0.18 <= np.mean(held) <= 0.22
