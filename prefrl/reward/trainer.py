@@ -8,7 +8,8 @@ What the paper prescribes and this module does:
 - on Atari, only the newest comparisons are trained on, a FIFO of ``max_train_comparisons`` (3000 in
   appendix A.2): old clips show a policy long gone, and every one held costs memory (all stay in the store).
 What it adds: early stopping on held-out loss with the best weights kept, so the first handful of labels is
-not overfit by a fixed number of epochs (DESIGN.md, pitfalls).
+not overfit by a fixed number of epochs (DESIGN.md, pitfalls); patience counts only a fall of ``min_improvement``,
+so a fit ends when the loss creeps towards its floor instead of running every epoch for crumbs.
 """
 
 from __future__ import annotations
