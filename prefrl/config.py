@@ -189,6 +189,9 @@ class RunConfig:
         (), "Boxes (top, bottom, left, right) of the 84x84 Atari frame blacked out: the score (from the preset).",
         cli=False,
     )
+    train_env_kwargs: Mapping[str, Any] = option(
+        None, "Keyword arguments of the training env alone (the preset's [train_env] table).", cli=False
+    )
 
     def __post_init__(self) -> None:
         _require(self.timesteps >= 1, "timesteps", self.timesteps, "it must be >= 1")
@@ -200,8 +203,9 @@ class RunConfig:
         _require(self.final_eval_episodes >= 1, "final_eval_episodes", self.final_eval_episodes, "it must be >= 1")
         _require(self.checkpoint_every >= 0, "checkpoint_every", self.checkpoint_every, "it must be >= 0")
         _require(self.device in DEVICES, "device", self.device, f"use one of {', '.join(DEVICES)}")
-        if self.algo_kwargs is None:
-            object.__setattr__(self, "algo_kwargs", {})
+        for table in ("algo_kwargs", "train_env_kwargs"):
+            if getattr(self, table) is None:
+                object.__setattr__(self, table, {})
         # Read back from JSON or TOML as lists of lists: the same boxes as tuples, so configs compare equal.
         object.__setattr__(self, "score_boxes", tuple(tuple(int(v) for v in box) for box in self.score_boxes))
 

@@ -19,7 +19,7 @@ import difflib
 import math
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, SupportsFloat
+from typing import TYPE_CHECKING, Any, Callable, Mapping, SupportsFloat
 
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
@@ -286,13 +286,15 @@ def make_vec(
     seed: int,
     score_boxes: ScoreBoxes = (),
     wrapper_class: Callable[[gym.Env], gym.Env] | None = None,
+    env_kwargs: Mapping[str, Any] | None = None,
 ) -> VecEnv:
     """The one way a run builds envs (training, evaluation, baseline): ``n_envs`` Monitor-wrapped copies of ``env_id``.
 
     ALE games come through their observation pipeline (``prefrl.atari.AtariObservation``), with ``score_boxes``
     blacked out, so a policy is scored on exactly the frames it learned from.
 
-    :raises ValueError: ``score_boxes`` for an env that has no Atari frames to mask.
+    :param env_kwargs: further keyword arguments of ``env_id``'s constructor (a preset's ``[train_env]`` table).
+    :raises ValueError: ``score_boxes`` for an env that has no Atari frames to mask; ``env_kwargs`` it does not take.
     """
     from stable_baselines3.common.env_util import make_vec_env  # SB3 loads only when envs are built
 
@@ -302,10 +304,18 @@ def make_vec(
             f"score_boxes={[list(box) for box in score_boxes]!r} is set, but env_id={env_id!r} is not an ALE game; "
             "score boxes black out the score of Atari frames. Remove score_boxes from the preset."
         )
-    env_kwargs = {"score_boxes": score_boxes} if score_boxes else None
-    return make_vec_env(
-        partial(make_env, env_id), n_envs=n_envs, seed=seed, env_kwargs=env_kwargs, wrapper_class=wrapper_class
-    )
+    kwargs = {**(env_kwargs or {}), **({"score_boxes": score_boxes} if score_boxes else {})}
+    try:
+        return make_vec_env(
+            partial(make_env, env_id), n_envs=n_envs, seed=seed, env_kwargs=kwargs, wrapper_class=wrapper_class
+        )
+    except TypeError as error:
+        if not env_kwargs or not any(key in str(error) for key in env_kwargs):
+            raise
+        raise ValueError(
+            f"env_id={env_id!r} does not take the keyword argument(s) {dict(env_kwargs)!r} ({error}); "
+            "check the preset's [train_env] table."
+        ) from None
 
 
 register_envs()

@@ -73,6 +73,8 @@ class Preset:
     :param a2c: keyword arguments of ``stable_baselines3.A2C``, for ``--algo a2c``.
     :param query: :class:`~prefrl.config.QueryConfig` fields (the paper's Atari label schedule).
     :param score_boxes: ``(top, bottom, left, right)`` boxes of the 84×84 Atari frame to black out: the score.
+    :param train_env: keyword arguments of the training env alone, as written in the file (e.g. a MinAtar variant's
+        ``lost_game_charge``); the original env, which scores the policy, is made without them.
     """
 
     env_id: str
@@ -87,11 +89,12 @@ class Preset:
     a2c: Mapping[str, Any] = field(default_factory=dict)
     query: Mapping[str, Any] = field(default_factory=dict)
     score_boxes: tuple[tuple[int, int, int, int], ...] = ()
+    train_env: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Private copies, so that editing the caller's dict afterwards cannot change the preset. (Not a
         # MappingProxyType: that would make presets impossible to pickle or deep-copy.)
-        for table in ("ppo", "reward", "a2c", "query"):
+        for table in ("ppo", "reward", "a2c", "query", "train_env"):
             object.__setattr__(self, table, copy.deepcopy(dict(getattr(self, table))))
         object.__setattr__(self, "score_boxes", check_score_boxes(self.score_boxes))
 
@@ -212,6 +215,7 @@ _FIELDS: dict[str, tuple[type, bool, Callable[[Any], bool], str]] = {
     "a2c": (dict, False, lambda v: True, "an [a2c] table of stable_baselines3.A2C keyword arguments"),
     "query": (dict, False, lambda v: True, "a [query] table of prefrl.config.QueryConfig fields"),
     "score_boxes": (list, False, lambda v: True, "a list of [top, bottom, left, right] boxes of the 84x84 frame"),
+    "train_env": (dict, False, lambda v: True, "a [train_env] table of keyword arguments of the training env"),
 }
 
 

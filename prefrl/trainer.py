@@ -87,6 +87,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         "n_envs": loaded.n_envs,
         "segment_length": loaded.segment_length,
         "score_boxes": loaded.score_boxes,
+        "train_env_kwargs": dict(loaded.train_env),
     }
     query_values: dict[str, Any] = {"labels": loaded.labels, **loaded.query}
     stages: dict[type, dict[str, Any]] = {
@@ -245,7 +246,10 @@ class PreferenceRL:
         # Only an oracle that shows clips pays for recording the simulator state of every step.
         wrapper = RenderStateRecorder if getattr(oracle, "records_render_states", False) else None
         run_cfg = self.config.run
-        return make_vec(self._train_env_id, run_cfg.n_envs, seed, run_cfg.score_boxes, wrapper_class=wrapper)
+        return make_vec(
+            self._train_env_id, run_cfg.n_envs, seed, run_cfg.score_boxes, wrapper_class=wrapper,
+            env_kwargs=run_cfg.train_env_kwargs,
+        )
 
     def _write_config(self) -> None:
         config_path = self.run / RunFolder.CONFIG

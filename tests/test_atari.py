@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from prefrl.atari import ATARI_VARIANTS, MINATAR_HORIZON, ResetOnTermination, register_optional_envs
+from prefrl.atari import ATARI_VARIANTS, MINATAR_HORIZON, LostGameCharge, ResetOnTermination, register_optional_envs
 from prefrl.envs import check_env_id
 from prefrl.images import image_layout
 from prefrl.policies import SmallImageCNN, policy_for
@@ -60,6 +60,55 @@ def test_reset_underneath_returns_the_new_games_first_frame() -> None:
     env.reset()
     assert env.step(0) == (1, 1.0, False, False, {})
     assert env.step(0) == (0, 1.0, False, False, {"reset_underneath": True})
+
+
+def test_a_lost_game_is_charged_the_mean_score_of_the_last_games() -> None:
+    class ScriptedGames(gym.Env):
+        """Games scoring 3, 1, 5 and 2 points, one point a step; each ends on the step after its last point."""
+
+        observation_space = gym.spaces.Discrete(1)
+        action_space = gym.spaces.Discrete(1)
+        scores = [3, 1, 5, 2]
+
+        def __init__(self):
+            self.games = 0
+
+        def reset(self, *, seed=None, options=None):
+            self.left = self.scores[self.games % len(self.scores)]
+            self.games += 1
+            return 0, {}
+
+        def step(self, action):
+            self.left -= 1
+            return 0, 1.0 if self.left >= 0 else 0.0, self.left < 0, False, {}
+
+    env = LostGameCharge(ResetOnTermination(ScriptedGames()), window=2)
+    env.reset()
+    rewards = [env.step(0)[1] for _ in range(4 + 2 + 6 + 3)]
+    # Game ends: the first is charged nothing; then the mean of the last (up to) two games' scores.
+    assert rewards == [1, 1, 1, 0.0, 1, -3.0, 1, 1, 1, 1, 1, -2.0, 1, 1, -3.0]
+    assert list(env.recent_scores) == [5.0, 2.0]
+    env.step(0)  # a point of the next game (3 points), then the horizon cuts it: a reset, not a loss
+    env.reset()
+    rewards = [env.step(0)[1] for _ in range(2)]  # this game scores 1, not 2, and is charged mean(5, 2)
+    assert rewards == [1, -3.5] and list(env.recent_scores) == [2.0, 1.0]
+    with pytest.raises(ValueError, match="lost_game_charge=0"):
+        LostGameCharge(ResetOnTermination(ScriptedGames()), window=0)
+
+
+def test_the_train_env_table_reaches_the_training_env_only() -> None:
+    from prefrl.envs import make_vec
+    from prefrl.trainer import train_config
+
+    config = train_config("MinAtar/SpaceInvaders-v1")
+    assert config.run.train_env_kwargs == {"lost_game_charge": 10}
+    train = make_vec(config.run.train_env_id, 1, 0, env_kwargs=config.run.train_env_kwargs)
+    assert train.envs[0].get_wrapper_attr("recent_scores").maxlen == 10
+    original = make_vec(config.run.env_id, 1, 0)
+    with pytest.raises(AttributeError):
+        original.envs[0].get_wrapper_attr("recent_scores")
+    with pytest.raises(ValueError, match=r"does not take the keyword argument\(s\) \{'lost_games': 10\}.*\[train_env\]"):
+        make_vec(config.run.train_env_id, 1, 0, env_kwargs={"lost_games": 10})
 
 
 @pytest.mark.parametrize("env_id, package", [("MinAtar/Breakout-v1", "minatar"), ("ALE/Pong-v5", "ale-py")])

@@ -93,6 +93,7 @@ def test_ppo_kwargs_is_a_fresh_copy(tmp_path: Path) -> None:
         (("segment_length = 25", "segment_length = 1"), r"segment_length=1 is not allowed"),
         (("labels = 10\n", ""), r"missing key 'labels'"),
         (("linear_schedule = true", "linear_schedule = 1"), r"linear_schedule=1 is not allowed"),
+        (("n_envs = 2", "n_envs = 2\ntrain_env = 3"), r"train_env=3 is not allowed.*\[train_env\] table"),
     ],
 )
 def test_malformed_files_name_the_file_and_key(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
