@@ -134,9 +134,15 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     from prefrl.trainer import PreferenceRL, train_config
 
     progress = not args.no_progress
-    if args.resume:
-        return PreferenceRL.resume(args.resume, progress=progress).learn()
     overrides = _overrides(args, (RunConfig, QueryConfig, OracleConfig, RewardConfig, HumanConfig))
+    if args.resume:
+        if overrides or args.preset:
+            given = ", ".join(f"--{name.replace('_', '-')}" for name in [*overrides, *(["preset"] if args.preset else [])])
+            raise ValueError(
+                f"--resume continues {args.resume} with the settings it started with (its config.json), so {given} "
+                "would be ignored; drop them, or start a new run in another --out folder."
+            )
+        return PreferenceRL.resume(args.resume, progress=progress).learn()
     return PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress).learn()
 
 

@@ -158,6 +158,13 @@ def test_resume_of_corrupt_store_is_a_clear_error(tmp_path):
     assert cli_main(["train", "--resume", str(out), "--no-progress"]) == 2
 
 
+def test_options_beside_resume_are_an_error_not_silently_ignored(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli_main(["train", "--resume", str(out), "--timesteps", "5000", "--labels", "9", "--no-progress"]) == 2
+    assert "--timesteps, --labels would be ignored" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_train_config_routes_overrides_to_their_stage():
     config = train_config("Pendulum-v1", labels=50, mistake_rate=0.2, ensemble_size=5, seed=7, selector="uniform")
     assert config.query.labels == 50 and config.query.selector == "uniform"
