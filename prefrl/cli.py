@@ -136,11 +136,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
     progress = not args.no_progress
     overrides = _overrides(args, (RunConfig, QueryConfig, OracleConfig, RewardConfig, HumanConfig))
     if args.resume:
-        if overrides or args.preset:
-            given = ", ".join(f"--{name.replace('_', '-')}" for name in [*overrides, *(["preset"] if args.preset else [])])
+        given = [f"--{name.replace('_', '-')}" for name in overrides] + (["--preset"] if args.preset else [])
+        if given:
             raise ValueError(
-                f"--resume continues {args.resume} with the settings it started with (its config.json), so {given} "
-                "would be ignored; drop them, or start a new run in another --out folder."
+                f"--resume continues {args.resume} with the settings it started with (its config.json), so "
+                f"{', '.join(given)} would be ignored; drop them, or start a new run in another --out folder."
             )
         return PreferenceRL.resume(args.resume, progress=progress).learn()
     return PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress).learn()

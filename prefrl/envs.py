@@ -304,7 +304,9 @@ def make_vec(
             f"score_boxes={[list(box) for box in score_boxes]!r} is set, but env_id={env_id!r} is not an ALE game; "
             "score boxes black out the score of Atari frames. Remove score_boxes from the preset."
         )
-    kwargs = {**(env_kwargs or {}), **({"score_boxes": score_boxes} if score_boxes else {})}
+    kwargs = dict(env_kwargs or {})
+    if score_boxes:
+        kwargs["score_boxes"] = score_boxes
     try:
         return make_vec_env(
             partial(make_env, env_id), n_envs=n_envs, seed=seed, env_kwargs=kwargs, wrapper_class=wrapper_class

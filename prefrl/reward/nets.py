@@ -227,12 +227,16 @@ class RewardEnsemble(nn.Module):
         self.inference_device = torch.device(device)
         self._device_copy = ()
 
+    def _weights_version(self) -> tuple[int, ...]:
+        """Changes whenever a weight or buffer is updated in place: the key of the NumPy and device copies."""
+        return tuple(t._version for t in self._versioned)
+
     def inference_model(self) -> "RewardEnsemble":
         """This model as it is now, on its inference device: itself on the CPU, else an eval-mode copy that is
-        refreshed whenever a weight or buffer changed (the NumPy copy's version key)."""
+        refreshed whenever a weight or buffer changed (:meth:`_weights_version`)."""
         if self.inference_device.type == "cpu":
             return self
-        key = tuple(t._version for t in self._versioned)
+        key = self._weights_version()
         if not self._device_copy:
             self._device_copy = (key, copy.deepcopy(self).to(self.inference_device).eval())
         elif self._device_copy[0] != key:
@@ -298,7 +302,7 @@ class RewardEnsemble(nn.Module):
     def _numpy_weights(
         self,
     ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float, NumpyTrunk | None]:
-        key = tuple(t._version for t in self._versioned)
+        key = self._weights_version()
         if getattr(self, "_numpy_key", None) != key:
             layers = [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in self._layers]
             self._numpy_cache = (
