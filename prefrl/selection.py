@@ -3,6 +3,12 @@
 A selector gets the recent segments and returns index pairs into them. ``disagreement`` draws ``oversample``
 times more candidate pairs than it needs and keeps those on which the ensemble members disagree most about
 P̂[σ¹ ≻ σ²] (variance across members), the paper's approximation of asking where a label teaches the most.
+
+Both selectors show each segment in at most one pair of a round, as far as the candidates allow
+(:func:`distinct_first`). Ranked by variance alone, one unusual clip tops every candidate pair it is in:
+before the first fit, CartPole's 25 initial labels went to 11 clips, most of them falls to the same side, and
+the reward net learned "leaning that way is bad" instead of "falling is bad"; PPO then learned to push the
+other way for good.
 """
 
 from __future__ import annotations
@@ -37,12 +43,32 @@ def random_pairs(n_segments: int, n_pairs: int, rng: np.random.Generator) -> np.
     return np.stack([first, (first + offset) % n_segments], axis=1)
 
 
+def distinct_first(candidates: np.ndarray, order: np.ndarray, n_pairs: int) -> np.ndarray:
+    """``n_pairs`` rows of ``candidates`` ``(C, 2)``, taken in ``order``: first those whose segments no earlier
+    taken row shows, then, if too few, the rest in ``order``, so a round asks about as many clips as it can."""
+    shown: set[int] = set()
+    taken: list[int] = []
+    for row in order.tolist():
+        first, second = candidates[row].tolist()
+        if first not in shown and second not in shown:
+            taken.append(row)
+            shown.update((first, second))
+            if len(taken) == n_pairs:
+                return candidates[taken]
+    kept = set(taken)
+    taken += [row for row in order.tolist() if row not in kept][: n_pairs - len(taken)]
+    return candidates[taken]
+
+
 class UniformSelector:
     """Pairs drawn uniformly at random: the paper's baseline, and robust when the ensemble is untrained."""
 
     def select(
         self, segments: Sequence[Segment], n_pairs: int, model: RewardEnsemble, rng: np.random.Generator
     ) -> np.ndarray:
+        # Distinct segments where there are enough of them, else pairs that repeat some.
+        if 2 * n_pairs <= len(segments):
+            return rng.permutation(len(segments))[: 2 * n_pairs].reshape(n_pairs, 2)
         return random_pairs(len(segments), n_pairs, rng)
 
 
@@ -70,8 +96,7 @@ class DisagreementSelector:
             prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
             spread = prob_left.var(0, unbiased=False).numpy()  # (C,)
         # Stable sort, so ties among candidates (e.g. an untrained one-member "ensemble") keep their random order.
-        best = np.argsort(-spread, kind="stable")[:n_pairs]
-        return candidates[best]
+        return distinct_first(candidates, np.argsort(-spread, kind="stable"), n_pairs)
 
 
 SELECTORS: dict[str, Callable[..., Selector]] = {

@@ -1,4 +1,5 @@
-"""Pair selection: uniform pairs are distinct; disagreement picks the pairs the members disagree on most."""
+"""Pair selection: uniform pairs are distinct; disagreement picks the pairs the members disagree on most; a round shows
+each segment once where it can."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from gymnasium import spaces
 
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.selection import SELECTORS, DisagreementSelector, make_selector, random_pairs
+from prefrl.selection import SELECTORS, DisagreementSelector, UniformSelector, distinct_first, make_selector, random_pairs
 from prefrl.types import Segment
 
 
@@ -19,7 +20,7 @@ def test_random_pairs_never_pair_a_segment_with_itself(rng):
         random_pairs(1, 1, rng)
 
 
-def test_disagreement_picks_highest_variance_pairs(rng):
+def _disagreeing_model_and_segments() -> tuple[RewardEnsemble, list[Segment]]:
     # Two members that agree about observation x[0] but disagree about x[1]: member 1 pays +x1, member 2 -x1.
     model = RewardEnsemble(spaces.Box(-10, 10, (2,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(1,))
     with torch.no_grad():
@@ -35,16 +36,54 @@ def test_disagreement_picks_highest_variance_pairs(rng):
         if i == 4:
             obs[:, 1] = 1.0
         segments.append(Segment(obs, np.zeros(4, dtype=np.int64), np.zeros(4)))
-    selector = DisagreementSelector(oversample=10)
-    chosen = selector.select(segments, 3, model, rng)
-    assert chosen.shape == (3, 2)
-    assert all(4 in pair for pair in chosen.tolist())
-    # Explicitly: the chosen pairs' variance is the maximum over all candidate pairs.
-    returns = model(torch.as_tensor(np.stack([s.obs for s in segments])), torch.zeros(5, 4, dtype=torch.long)).sum(-1)
-    prob = torch.sigmoid(returns[:, :, None] - returns[:, None, :]).var(0, unbiased=False)
-    best = prob.max().item()
-    for i, j in chosen.tolist():
-        assert prob[i, j].item() == pytest.approx(best, rel=1e-5)
+    return model, segments
+
+
+def _pair_variance(model: RewardEnsemble, segments: list[Segment]) -> torch.Tensor:
+    """Var over members of P̂[σi ≻ σj], ``(S, S)``, computed here from the members' segment returns."""
+    obs = torch.as_tensor(np.stack([s.obs for s in segments]))
+    returns = model(obs, torch.zeros(obs.shape[:2], dtype=torch.long)).sum(-1)  # (N, S)
+    return torch.sigmoid(returns[:, :, None] - returns[:, None, :]).var(0, unbiased=False)
+
+
+def test_disagreement_picks_the_highest_variance_pair_first(rng):
+    model, segments = _disagreeing_model_and_segments()
+    chosen = DisagreementSelector(oversample=10).select(segments, 1, model, rng)
+    assert chosen.shape == (1, 2)
+    prob = _pair_variance(model, segments)
+    i, j = chosen[0].tolist()
+    assert prob[i, j].item() == pytest.approx(prob.max().item(), rel=1e-5)
+
+
+def test_disagreement_shows_each_segment_once_per_round_when_it_can(rng):
+    # Segment 4 is in every top-variance pair; a round of 2 pairs from 5 segments must still show 4 clips.
+    model, segments = _disagreeing_model_and_segments()
+    chosen = DisagreementSelector(oversample=50).select(segments, 2, model, rng)
+    assert chosen.shape == (2, 2)
+    assert len(set(chosen.ravel().tolist())) == 4
+    prob = _pair_variance(model, segments)
+    first = chosen[0].tolist()
+    assert 4 in first and prob[first[0], first[1]].item() == pytest.approx(prob.max().item(), rel=1e-5)
+    # 3 pairs need 6 clips; there are 5, so one repeats and the round is still full.
+    assert DisagreementSelector(oversample=50).select(segments, 3, model, rng).shape == (3, 2)
+
+
+def test_distinct_first_takes_rows_in_order_skipping_shown_segments_then_tops_up():
+    candidates = np.array([[0, 1], [1, 2], [3, 4], [0, 2], [5, 6]])
+    order = np.arange(5)
+    np.testing.assert_array_equal(distinct_first(candidates, order, 3), [[0, 1], [3, 4], [5, 6]])
+    # Only 3 disjoint rows exist among these; the fourth is the best-ranked of the rest.
+    np.testing.assert_array_equal(distinct_first(candidates, order, 4), [[0, 1], [3, 4], [5, 6], [1, 2]])
+    np.testing.assert_array_equal(distinct_first(candidates, order[::-1].copy(), 2), [[5, 6], [0, 2]])
+
+
+def test_uniform_pairs_are_distinct_segments_when_there_are_enough(rng):
+    segments = [Segment(np.zeros((2, 1), np.float32), np.zeros(2, np.int64), np.zeros(2)) for _ in range(10)]
+    model = RewardEnsemble(spaces.Box(-1, 1, (1,)), spaces.Discrete(2), ensemble_size=2)
+    chosen = UniformSelector().select(segments, 5, model, rng)
+    assert sorted(chosen.ravel().tolist()) == list(range(10))
+    chosen = UniformSelector().select(segments, 8, model, rng)  # 16 clips from 10: repeats, never a self-pair
+    assert chosen.shape == (8, 2) and np.all(chosen[:, 0] != chosen[:, 1])
 
 
 def test_selector_registry_names_and_errors():

@@ -24,7 +24,10 @@ def setup(sft_folder):
 @pytest.mark.slow
 def test_dpo_raises_the_programmatic_reward_over_sft(setup) -> None:
     policy = setup.sft.copy()
-    config = DPOConfig(epochs=4, batch_size=16, learning_rate=1e-2)
+    # At β = 0.1 and lr 1e-2 the outcome hung on the batch order (seed) and even on torch's thread count: held-out
+    # accuracy 0.45-0.85 over seeds 0-2, the reward raised by 0.0-1.1. At β = 0.3 and lr 5e-3, seeds 0-4 all
+    # reached accuracy >= 0.85 and raised the sampled reward by >= 0.5.
+    config = DPOConfig(epochs=4, batch_size=16, learning_rate=5e-3, beta=0.3)
     metrics = DPOTrainer(policy, setup.sft, config).fit(setup.train, setup.held_out)
     prompts = setup.task.prompts("eval")
     before = evaluate_policy(setup.sft, setup.sft, setup.task, prompts, EVAL)
