@@ -4,8 +4,8 @@ A selector gets the recent segments and returns index pairs into them. ``disagre
 times more candidate pairs than it needs and keeps those on which the ensemble members disagree most about
 P̂[σ¹ ≻ σ²] (variance across members), the paper's approximation of asking where a label teaches the most.
 
-Both selectors show each segment in at most one pair of a round, as far as the candidates allow
-(:func:`distinct_first`). Ranked by variance alone, one unusual clip tops every candidate pair it is in:
+Both selectors show each segment in at most one pair of a round where they can: ``uniform`` draws a matching,
+``disagreement`` skips candidates whose clips a better-ranked pair already shows (:func:`distinct_first`). Ranked by variance alone, one unusual clip tops every candidate pair it is in:
 before the first fit, CartPole's 25 initial labels went to 11 clips, most of them falls to the same side, and
 the reward net learned "leaning that way is bad" instead of "falling is bad"; PPO then learned to push the
 other way for good.
@@ -46,17 +46,19 @@ def random_pairs(n_segments: int, n_pairs: int, rng: np.random.Generator) -> np.
 def distinct_first(candidates: np.ndarray, order: np.ndarray, n_pairs: int) -> np.ndarray:
     """``n_pairs`` rows of ``candidates`` ``(C, 2)``, taken in ``order``: first those whose segments no earlier
     taken row shows, then, if too few, the rest in ``order``, so a round asks about as many clips as it can."""
+    ranked = order.tolist()
+    pairs = candidates.tolist()
     shown: set[int] = set()
     taken: list[int] = []
-    for row in order.tolist():
-        first, second = candidates[row].tolist()
+    for row in ranked:
+        first, second = pairs[row]
         if first not in shown and second not in shown:
             taken.append(row)
             shown.update((first, second))
             if len(taken) == n_pairs:
                 return candidates[taken]
     kept = set(taken)
-    taken += [row for row in order.tolist() if row not in kept][: n_pairs - len(taken)]
+    taken += [row for row in ranked if row not in kept][: n_pairs - len(taken)]
     return candidates[taken]
 
 
