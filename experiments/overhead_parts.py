@@ -44,7 +44,7 @@ PARTS: dict[str, tuple[type, str]] = {
     "algorithm: collect rollouts": (OnPolicyAlgorithm, "collect_rollouts"),
     "  env steps": (DummyVecEnv, "step_wait"),
     "  reward wrapper step (env inside)": (LearnedRewardVecEnv, "step_wait"),
-    "    of which r̂ per step": (RewardEnsemble, "predict"),
+    "    of which r̂ per step": (RewardEnsemble, "predict_members"),
     "  preference callback at rollout end": (PreferenceCallback, "_on_rollout_end"),
     "    labels asked (selection, oracle, store)": (Labeler, "ask_due"),
     "      of which selection": (DisagreementSelector, "select"),

@@ -16,14 +16,16 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from prefrl.frames import share_frames
-from prefrl.types import Segment
+from prefrl.types import MemberReturns, Segment
 
 
 @dataclass(frozen=True)
 class StepBatch:
     """Steps of all envs over a stretch of time: ``obs (T, E, *obs)``, ``actions (T, E, *act)``,
     ``true_rewards (T, E)``, ``dones (T, E)``; ``first_timestep`` is the global timestep before the first row.
-    ``render_states (T, E, *state)`` is present only when clips will be shown to a person."""
+    ``render_states (T, E, *state)`` is present only when clips will be shown to a person. ``member_rewards
+    (T, E, N)`` are the reward ensemble's raw per-member rewards of the steps, all from the weights of version
+    ``scored_by``, when the reward function is an ensemble."""
 
     obs: np.ndarray
     actions: np.ndarray
@@ -31,6 +33,8 @@ class StepBatch:
     dones: np.ndarray
     first_timestep: int = 0
     render_states: np.ndarray | None = None
+    member_rewards: np.ndarray | None = None
+    scored_by: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.true_rewards.shape[0])
@@ -50,6 +54,8 @@ class SegmentCutter:
         self.length = length
         # Steps of each env's current episode that do not yet fill a segment: (obs, actions, rewards[, states]).
         self._carry: list[tuple[np.ndarray, ...] | None] = [None] * n_envs
+        # The carried steps' member rewards (rows, N) and the weights version that gave them, where known.
+        self._carry_scores: list[tuple[tuple[int, ...], np.ndarray] | None] = [None] * n_envs
 
     def add(self, steps: StepBatch) -> list[Segment]:
         """Cut every complete segment out of the carried steps plus ``steps``; keep the incomplete tail."""
@@ -68,6 +74,7 @@ class SegmentCutter:
                 offset = len(carry[0])
                 parts = [np.concatenate([old, new]) for old, new in zip(carry, parts)]
             total = len(parts[0])
+            scored = self._member_scores(steps, env, offset)  # (version, (total, N) with NaN where unknown), or None
             ends = np.flatnonzero(steps.dones[:, env]) + offset + 1  # exclusive end of each finished episode
             start = 0
             for end in [*ends.tolist(), None]:
@@ -78,12 +85,32 @@ class SegmentCutter:
                     timestep = steps.first_timestep + (hi - offset) * n_envs
                     actions, rewards, *states = (part[lo:hi].copy() for part in parts[1:])
                     obs = share_frames(parts[0][lo:hi])  # a copy, or a view of its distinct frames
-                    segments.append(Segment(obs, actions, rewards, env, timestep, states[0] if states else None))
+                    member_returns = None
+                    if scored is not None and not np.isnan(scored[1][lo:hi]).any():
+                        member_returns = MemberReturns(scored[0], scored[1][lo:hi].sum(0))
+                    segments.append(
+                        Segment(obs, actions, rewards, env, timestep, states[0] if states else None, member_returns)
+                    )
                 if end is None:
                     tail = start + n_full * self.length
                     self._carry[env] = tuple(part[tail:] for part in parts) if tail < stop else None
+                    self._carry_scores[env] = (scored[0], scored[1][tail:]) if scored is not None and tail < stop else None
                 start = stop
         return segments
+
+    def _member_scores(self, steps: StepBatch, env: int, offset: int) -> tuple[tuple[int, ...], np.ndarray] | None:
+        """The weights version of the new steps and the member rewards of env ``env``'s carried plus new steps,
+        ``(offset + T, N)``, NaN for carried steps that another version scored (or nobody); None when the new steps
+        have none."""
+        if steps.member_rewards is None or steps.scored_by is None:
+            return None
+        new = steps.member_rewards[:, env].astype(np.float64)  # (T, N); summed in float64
+        carried = self._carry_scores[env]
+        if offset and carried is not None and carried[0] == steps.scored_by:
+            new = np.concatenate([carried[1], new])
+        elif offset:
+            new = np.concatenate([np.full((offset, new.shape[1]), np.nan), new])
+        return steps.scored_by, new
 
 
 class SegmentBuffer:

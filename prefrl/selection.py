@@ -21,7 +21,7 @@ import torch
 from prefrl.reward.losses import preference_log_probs
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.slices import member_rewards
-from prefrl.types import Segment
+from prefrl.types import MemberReturns, Segment
 
 
 class Selector(Protocol):
@@ -62,6 +62,31 @@ def distinct_first(candidates: np.ndarray, order: np.ndarray, n_pairs: int) -> n
     return candidates[taken]
 
 
+def member_returns(model: RewardEnsemble, segments: Sequence[Segment]) -> np.ndarray:
+    """Each member's predicted return of each segment, ``(N, S)``: the returns recorded while PPO stepped where the
+    weights are still the ones that scored them, the net run over the clip for the rest.
+
+    What is computed here is recorded on the segment in turn (its ``member_returns`` is a cache, outside the
+    segment's value), so a clip drawn again before the next fit is not scored again.
+    """
+    version = model.weights_version()
+    returns = np.empty((model.ensemble_size, len(segments)))
+    stale = []
+    for column, segment in enumerate(segments):
+        recorded = segment.member_returns
+        if recorded is not None and recorded.weights_version == version:
+            returns[:, column] = recorded.returns
+        else:
+            stale.append(column)
+    if stale:
+        obs = np.stack([segments[i].obs for i in stale])  # (U, T, *obs)
+        actions = np.stack([segments[i].actions for i in stale])  # (U, T, *act)
+        returns[:, stale] = member_rewards(model, obs, actions).sum(-1).numpy()  # (N, U, T) -> (N, U)
+        for column in stale:
+            object.__setattr__(segments[column], "member_returns", MemberReturns(version, returns[:, column].copy()))
+    return returns
+
+
 class UniformSelector:
     """Pairs drawn uniformly at random: the paper's baseline, and robust when the ensemble is untrained."""
 
@@ -90,10 +115,8 @@ class DisagreementSelector:
         # Score only the segments that appear in a candidate pair, not the whole buffer.
         involved, position = np.unique(candidates, return_inverse=True)
         position = position.reshape(candidates.shape)  # (C, 2) indices into `involved`
-        obs = np.stack([segments[i].obs for i in involved])  # (U, T, *obs)
-        actions = np.stack([segments[i].actions for i in involved])  # (U, T, *act)
+        returns = torch.as_tensor(member_returns(model, [segments[i] for i in involved]))  # (N, U)
         with torch.no_grad():
-            returns = member_rewards(model, obs, actions).sum(-1)  # (N, U, T) -> (N, U)
             left, right = returns[:, position[:, 0]], returns[:, position[:, 1]]  # (N, C)
             prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
             spread = prob_left.var(0, unbiased=False).numpy()  # (C,)

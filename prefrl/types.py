@@ -55,6 +55,21 @@ _PREFER_LEFT_PROB: dict[Label, float | None] = {
 
 
 @dataclass(frozen=True)
+class MemberReturns:
+    """What each reward-ensemble member predicted for a whole segment, and which weights predicted it.
+
+    Recorded while PPO steps (the wrapper's reward call computes every member anyway), so query selection can
+    rank pairs without running the net over clips again, as long as the weights have not changed since.
+
+    :param weights_version: the ensemble's ``weights_version()`` when the steps were scored.
+    :param returns: each member's raw predicted return over the segment, ``(N,)``.
+    """
+
+    weights_version: tuple[int, ...]
+    returns: np.ndarray
+
+
+@dataclass(frozen=True)
 class Segment:
     """A fixed-length piece of one episode, as the policy lived it.
 
@@ -69,6 +84,8 @@ class Segment:
     :param render_states: what each step looked like before its action, recorded only when a person will watch
         clips: a pixel game's own colour frame ``(T, H, W, 3)`` uint8, the clip itself, or a physics env's
         simulator state ``(T, n)``, restored one by one to re-render the clip without replaying the env.
+    :param member_returns: the reward ensemble's per-member returns, when the steps were scored by one version of
+        its weights (:class:`MemberReturns`); a cache for query selection, never stored.
     """
 
     obs: np.ndarray
@@ -77,6 +94,7 @@ class Segment:
     env_index: int = 0
     timestep: int = 0
     render_states: np.ndarray | None = field(default=None, compare=False, repr=False)
+    member_returns: MemberReturns | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         length = len(self.true_rewards)
@@ -122,4 +140,18 @@ class RewardFunction(Protocol):
 
     def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """Rewards for a batch: ``obs`` ``(B, *obs_shape)``, ``actions`` ``(B, *act_shape)`` -> ``(B,)``."""
+        ...
+
+
+@runtime_checkable
+class EnsembleRewardFunction(RewardFunction, Protocol):
+    """A reward function that is an ensemble: one call also gives each member's raw reward, and its weights carry
+    a version, so what the members said about a step can be reused until the weights change."""
+
+    def predict_members(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict(obs, actions), raw per-member rewards (N, B))`` from one pass."""
+        ...
+
+    def weights_version(self) -> tuple[int, ...]:
+        """Changes whenever the weights do."""
         ...

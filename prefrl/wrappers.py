@@ -15,7 +15,7 @@ import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 from prefrl.segments import StepBatch
-from prefrl.types import RewardFunction
+from prefrl.types import EnsembleRewardFunction, RewardFunction
 
 
 def check_finite(rewards: np.ndarray, source: str) -> None:
@@ -55,7 +55,9 @@ class LearnedRewardVecEnv(VecEnvWrapper):
 
     :param venv: the vectorized env (its reward is the true one).
     :param reward_fn: scores ``(obs, actions)`` batches; swap it with :meth:`set_reward_fn`.
-    :param record: keep every step for :meth:`drain_steps` (what segments are cut from).
+    :param record: keep every step for :meth:`drain_steps` (what segments are cut from). For an ensemble
+        (:class:`~prefrl.types.EnsembleRewardFunction`) each member's reward of each step is kept too, with the
+        version of the weights that gave it: query selection reuses them instead of scoring the clips again.
     """
 
     def __init__(self, venv: VecEnv, reward_fn: RewardFunction, record: bool = True) -> None:
@@ -66,6 +68,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self._last_obs: np.ndarray | None = None
         self._actions: np.ndarray | None = None
         self._steps: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._member_steps: list[tuple[tuple[int, ...], np.ndarray]] = []  # (weights version, (E, N)) per step
 
     def set_reward_fn(self, reward_fn: RewardFunction) -> None:
         """Swap the reward function; call it between rollouts so one rollout is scored by one net."""
@@ -84,9 +87,16 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None, "step_wait before reset/step_async"
         check_finite(true_rewards, "the environment")
-        learned = np.asarray(self.reward_fn.predict(self._last_obs, self._actions), dtype=np.float32).reshape(-1)
+        members = None
+        if isinstance(self.reward_fn, EnsembleRewardFunction):
+            learned, members = self.reward_fn.predict_members(self._last_obs, self._actions)
+        else:
+            learned = self.reward_fn.predict(self._last_obs, self._actions)
+        learned = np.asarray(learned, dtype=np.float32).reshape(-1)
         check_finite(learned, "the reward function")
         if self.record:
+            if members is not None:
+                self._member_steps.append((self.reward_fn.weights_version(), members.reshape(len(members), -1).T))
             # Present only when the envs carry a RenderStateRecorder (a person will watch clips).
             states = np.stack([info.pop("render_state") for info in infos]) if "render_state" in infos[0] else None
             self._steps.append((self._last_obs, self._actions, true_rewards, dones, states))
@@ -101,10 +111,24 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         if not self._steps:
             return None
         obs, actions, rewards, dones, states = zip(*self._steps)
-        self._steps = []
         render_states = None if states[0] is None else np.stack(states)
+        # Member rewards are kept only where one version of the weights scored every step (it does: the reward
+        # net is swapped between rollouts) and for every step (the reward function may have been swapped).
+        member_rewards, scored_by = None, None
+        versions = {version for version, _ in self._member_steps}
+        if len(self._member_steps) == len(self._steps) and len(versions) == 1:
+            member_rewards = np.stack([members for _, members in self._member_steps])  # (T, E, N)
+            scored_by = versions.pop()
+        self._steps, self._member_steps = [], []
         return StepBatch(
-            np.stack(obs), np.stack(actions), np.stack(rewards), np.stack(dones).astype(bool), first_timestep, render_states
+            np.stack(obs),
+            np.stack(actions),
+            np.stack(rewards),
+            np.stack(dones).astype(bool),
+            first_timestep,
+            render_states,
+            member_rewards,
+            scored_by,
         )
 
 

@@ -7,8 +7,16 @@ import torch
 from gymnasium import spaces
 
 from prefrl.reward.nets import RewardEnsemble
-from prefrl.selection import SELECTORS, DisagreementSelector, UniformSelector, distinct_first, make_selector, random_pairs
-from prefrl.types import Segment
+from prefrl.selection import (
+    SELECTORS,
+    DisagreementSelector,
+    UniformSelector,
+    distinct_first,
+    make_selector,
+    member_returns,
+    random_pairs,
+)
+from prefrl.types import MemberReturns, Segment
 
 
 def test_random_pairs_never_pair_a_segment_with_itself(rng):
@@ -90,3 +98,39 @@ def test_selector_registry_names_and_errors():
     assert {"uniform", "disagreement"} <= set(SELECTORS)
     with pytest.raises(ValueError, match="selector='nope' is unknown"):
         make_selector("nope")
+
+
+def test_member_returns_reuse_what_the_current_weights_recorded_and_rescore_the_rest():
+    model, segments = _disagreeing_model_and_segments()
+    computed = member_returns(model, segments)  # (N, S), all scored by the net
+    obs = torch.as_tensor(np.stack([s.obs for s in segments]))
+    expected = model(obs, torch.zeros(obs.shape[:2], dtype=torch.long)).sum(-1).detach().numpy()
+    np.testing.assert_allclose(computed, expected, rtol=1e-6)
+    # A recorded (here: made-up) return is used while the weights that recorded it are current, and only then.
+    made_up = np.array([-7.0, 7.0])
+    current = Segment(segments[0].obs, segments[0].actions, segments[0].true_rewards,
+                      member_returns=MemberReturns(model.weights_version(), made_up))
+    stale = Segment(segments[1].obs, segments[1].actions, segments[1].true_rewards,
+                    member_returns=MemberReturns((-1,), made_up))
+    mixed = member_returns(model, [current, stale, segments[2]])
+    np.testing.assert_array_equal(mixed[:, 0], made_up)
+    np.testing.assert_allclose(mixed[:, 1:], expected[:, 1:3], rtol=1e-6)
+    # What was scored is recorded in turn, for the next draw under the same weights.
+    assert stale.member_returns.weights_version == model.weights_version()
+    np.testing.assert_allclose(stale.member_returns.returns, expected[:, 1], rtol=1e-6)
+    with torch.no_grad():
+        model.biases[1].add_(1.0)  # new weights: the recorded return is stale now
+    assert not np.array_equal(member_returns(model, [current])[:, 0], made_up)
+
+
+def test_disagreement_ranks_by_recorded_returns_when_they_are_current(rng):
+    # Recorded returns that make segments 0 and 1 the pair the members disagree on most steer the choice.
+    model, segments = _disagreeing_model_and_segments()
+    version = model.weights_version()
+    recorded = [np.array([10.0, -10.0]), np.array([-10.0, 10.0])] + [np.zeros(2)] * 3
+    scored = [
+        Segment(s.obs, s.actions, s.true_rewards, member_returns=MemberReturns(version, r))
+        for s, r in zip(segments, recorded)
+    ]
+    chosen = DisagreementSelector(oversample=50).select(scored, 1, model, rng)
+    assert sorted(chosen[0].tolist()) == [0, 1]

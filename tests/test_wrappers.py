@@ -3,8 +3,11 @@
 import gymnasium as gym
 import numpy as np
 import pytest
+import torch
+from gymnasium import spaces
 from stable_baselines3.common.env_util import make_vec_env
 
+from prefrl.reward.nets import RewardEnsemble
 from prefrl.wrappers import LearnedReward, LearnedRewardVecEnv
 
 
@@ -91,3 +94,22 @@ def test_gym_wrapper_swaps_reward_and_reports_episode_returns():
         done = terminated or truncated
         steps += 1
     assert info["episode_returns"]["true"] == steps
+
+
+def test_vec_wrapper_keeps_each_members_reward_with_the_weights_version():
+    model = RewardEnsemble(spaces.Box(-5, 5, (4,)), spaces.Discrete(2), ensemble_size=3, hidden_sizes=(8,))
+    env = LearnedRewardVecEnv(make_vec_env("CartPole-v1", n_envs=2, seed=0), model)
+    first_obs = obs = env.reset()
+    for step in range(3):
+        obs, rewards, _, _ = env.step(np.array([step % 2, 1]))
+    batch = env.drain_steps()
+    assert batch.member_rewards.shape == (3, 2, 3) and batch.scored_by == model.weights_version()
+    np.testing.assert_allclose(batch.member_rewards[0].T, model.member_predict(first_obs, np.array([0, 1])), atol=1e-5)
+    np.testing.assert_allclose(rewards, model.predict(batch.obs[-1], batch.actions[-1]), atol=1e-6)
+    # Steps scored by two versions of the weights keep no member rewards.
+    env.step(np.array([0, 0]))
+    with torch.no_grad():
+        model.biases[0].add_(0.1)
+    env.step(np.array([0, 0]))
+    mixed = env.drain_steps()
+    assert mixed.member_rewards is None and mixed.scored_by is None

@@ -227,16 +227,17 @@ class RewardEnsemble(nn.Module):
         self.inference_device = torch.device(device)
         self._device_copy = ()
 
-    def _weights_version(self) -> tuple[int, ...]:
-        """Changes whenever a weight or buffer is updated in place: the key of the NumPy and device copies."""
+    def weights_version(self) -> tuple[int, ...]:
+        """Changes whenever a weight or buffer is updated in place: the key of the NumPy and device copies, and of
+        the member returns recorded on segments (:class:`~prefrl.types.MemberReturns`)."""
         return tuple(t._version for t in self._versioned)
 
     def inference_model(self) -> "RewardEnsemble":
         """This model as it is now, on its inference device: itself on the CPU, else an eval-mode copy that is
-        refreshed whenever a weight or buffer changed (:meth:`_weights_version`)."""
+        refreshed whenever a weight or buffer changed (:meth:`weights_version`)."""
         if self.inference_device.type == "cpu":
             return self
-        key = self._weights_version()
+        key = self.weights_version()
         if not self._device_copy:
             self._device_copy = (key, copy.deepcopy(self).to(self.inference_device).eval())
         elif self._device_copy[0] != key:
@@ -259,10 +260,22 @@ class RewardEnsemble(nn.Module):
     @torch.no_grad()
     def torch_predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
         """:meth:`predict` through the torch graph (the reference the fast NumPy path is tested against)."""
-        return self.normalized(self.inference_rewards(obs, actions)).numpy()
+        return self._torch_predict_members(obs, actions)[0]
+
+    def _torch_predict_members(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        members = self.inference_rewards(obs, actions)  # (N, *lead)
+        return self.normalized(members).numpy(), members.numpy()
 
     def predict(self, obs: np.ndarray, actions: np.ndarray) -> np.ndarray:
-        """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid.
+        """Normalized ensemble-mean reward for arrays of any leading shape ``(*lead,)``: what PPO is paid (see
+        :meth:`predict_members`)."""
+        return self.predict_members(obs, actions)[0]
+
+    def predict_members(self, obs: np.ndarray, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What PPO is paid, ``(*lead,)``, and the raw per-member rewards it averages, ``(N, *lead)``.
+
+        The members' rewards come free with the mean; the wrapper keeps them so that query selection need not
+        score the same steps again.
 
         Runs in NumPy on a cached copy of the weights: called once per env step on a handful of rows,
         where torch's per-op dispatch cost (~100 µs a call) exceeds the arithmetic several times over. A large
@@ -273,7 +286,7 @@ class RewardEnsemble(nn.Module):
         dropout: ``ConvEnsembleTrunk.numpy_copy``) reads the frames, once for all envs of a step.
         """
         if not self._numpy_inference:
-            return self.torch_predict(obs, actions)
+            return self._torch_predict_members(obs, actions)
         layers, mean, std, shift, scale, trunk = self._numpy_weights()
         obs_shape = self.observation_space.shape or ()
         obs = np.asarray(obs)
@@ -296,13 +309,14 @@ class RewardEnsemble(nn.Module):
             hidden = hidden @ weight + bias  # (N, B, out)
             if layer < last:
                 hidden = np.maximum(hidden, 0.01 * hidden)  # leaky ReLU, slope 0.01 as in member_rewards
-        rewards = (hidden[..., 0].mean(0) - shift) / scale  # (B,)
-        return rewards.reshape(lead).astype(np.float32)
+        members = hidden[..., 0]  # (N, B)
+        rewards = (members.mean(0) - shift) / scale  # (B,)
+        return rewards.reshape(lead).astype(np.float32), members.reshape(self.ensemble_size, *lead).astype(np.float32)
 
     def _numpy_weights(
         self,
     ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float, NumpyTrunk | None]:
-        key = self._weights_version()
+        key = self.weights_version()
         if getattr(self, "_numpy_key", None) != key:
             layers = [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in self._layers]
             self._numpy_cache = (

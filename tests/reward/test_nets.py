@@ -125,3 +125,18 @@ def test_numpy_predict_matches_torch_and_follows_weight_updates(obs_space, act_s
         model.reward_scale.fill_(2.0)
     assert np.allclose(model.predict(obs, actions), model.torch_predict(obs, actions), atol=1e-5)
     assert model.predict(obs, actions).shape == (3, 4)
+    # The members' raw rewards come with the mean, from the same pass, and match torch's.
+    paid, members = model.predict_members(obs, actions)
+    np.testing.assert_array_equal(paid, model.predict(obs, actions))
+    assert members.shape == (3, 3, 4)
+    np.testing.assert_allclose(members, model.member_predict(obs, actions), atol=1e-5)
+    np.testing.assert_allclose((members.mean(0) - 0.0) / 2.0, paid, atol=1e-5)  # reward_shift 0, reward_scale 2
+
+
+def test_weights_version_changes_with_any_in_place_update():
+    model = RewardEnsemble(spaces.Box(-1, 1, (2,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(4,))
+    before = model.weights_version()
+    assert model.weights_version() == before
+    with torch.no_grad():
+        model.biases[1].add_(1.0)
+    assert model.weights_version() != before
