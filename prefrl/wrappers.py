@@ -62,7 +62,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
 
     def __init__(self, venv: VecEnv, reward_fn: RewardFunction, record: bool = True) -> None:
         super().__init__(venv)
-        self.reward_fn = reward_fn
+        self.set_reward_fn(reward_fn)
         self.record = record
         self.returns = EpisodeReturns(venv.num_envs)
         self._last_obs: np.ndarray | None = None
@@ -73,6 +73,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
     def set_reward_fn(self, reward_fn: RewardFunction) -> None:
         """Swap the reward function; call it between rollouts so one rollout is scored by one net."""
         self.reward_fn = reward_fn
+        # Checked once here, not at every step: an isinstance against a protocol inspects the object's attributes.
+        self._ensemble = reward_fn if isinstance(reward_fn, EnsembleRewardFunction) else None
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -88,15 +90,15 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         assert self._last_obs is not None and self._actions is not None, "step_wait before reset/step_async"
         check_finite(true_rewards, "the environment")
         members = None
-        if isinstance(self.reward_fn, EnsembleRewardFunction):
-            learned, members = self.reward_fn.predict_members(self._last_obs, self._actions)
+        if self._ensemble is not None:
+            learned, members = self._ensemble.predict_members(self._last_obs, self._actions)
         else:
             learned = self.reward_fn.predict(self._last_obs, self._actions)
         learned = np.asarray(learned, dtype=np.float32).reshape(-1)
         check_finite(learned, "the reward function")
         if self.record:
-            if members is not None:
-                self._member_steps.append((self.reward_fn.weights_version(), members.reshape(len(members), -1).T))
+            if self._ensemble is not None and members is not None:
+                self._member_steps.append((self._ensemble.weights_version(), members.reshape(len(members), -1).T))
             # Present only when the envs carry a RenderStateRecorder (a person will watch clips).
             states = np.stack([info.pop("render_state") for info in infos]) if "render_state" in infos[0] else None
             self._steps.append((self._last_obs, self._actions, true_rewards, dones, states))
