@@ -3,12 +3,15 @@
 A selector gets the recent segments and returns index pairs into them. ``disagreement`` draws ``oversample``
 times more candidate pairs than it needs and keeps those on which the ensemble members disagree most about
 P̂[σ¹ ≻ σ²] (variance across members), the paper's approximation of asking where a label teaches the most.
+The members' returns of a clip come from what they said while PPO stepped through it (:func:`member_returns`),
+so ranking candidates costs a net pass only for clips that older weights scored: on MinAtar Breakout, 200k steps,
+selection took 2.1 s instead of 9.5 (README).
 
 Both selectors show each segment in at most one pair of a round where they can: ``uniform`` draws a matching,
-``disagreement`` skips candidates whose clips a better-ranked pair already shows (:func:`distinct_first`). Ranked by variance alone, one unusual clip tops every candidate pair it is in:
-before the first fit, CartPole's 25 initial labels went to 11 clips, most of them falls to the same side, and
-the reward net learned "leaning that way is bad" instead of "falling is bad"; PPO then learned to push the
-other way for good.
+``disagreement`` skips candidates whose clips a better-ranked pair already shows (:func:`distinct_first`).
+Ranked by variance alone, one unusual clip tops every candidate pair it is in: before the first fit, CartPole's
+25 initial labels went to 11 clips, most of them falls to the same side, and the reward net learned "leaning that
+way is bad" instead of "falling is bad"; PPO then learned to push the other way for good.
 """
 
 from __future__ import annotations
