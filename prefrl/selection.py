@@ -118,11 +118,10 @@ class DisagreementSelector:
         # Score only the segments that appear in a candidate pair, not the whole buffer.
         involved, position = np.unique(candidates, return_inverse=True)
         position = position.reshape(candidates.shape)  # (C, 2) indices into `involved`
-        returns = torch.as_tensor(member_returns(model, [segments[i] for i in involved]))  # (N, U)
-        with torch.no_grad():
-            left, right = returns[:, position[:, 0]], returns[:, position[:, 1]]  # (N, C)
-            prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
-            spread = prob_left.var(0, unbiased=False).numpy()  # (C,)
+        returns = torch.as_tensor(member_returns(model, [segments[i] for i in involved]))  # (N, U), no graph
+        left, right = returns[:, position[:, 0]], returns[:, position[:, 1]]  # (N, C)
+        prob_left = preference_log_probs(left, right)[0].exp()  # (N, C)
+        spread = prob_left.var(0, unbiased=False).numpy()  # (C,)
         # Stable sort, so ties among candidates (e.g. an untrained one-member "ensemble") keep their random order.
         return distinct_first(candidates, np.argsort(-spread, kind="stable"), n_pairs)
 

@@ -311,7 +311,11 @@ class RewardEnsemble(nn.Module):
                 hidden = np.maximum(hidden, 0.01 * hidden)  # leaky ReLU, slope 0.01 as in member_rewards
         members = hidden[..., 0]  # (N, B)
         rewards = (members.mean(0) - shift) / scale  # (B,)
-        return rewards.reshape(lead).astype(np.float32), members.reshape(self.ensemble_size, *lead).astype(np.float32)
+        # float32 already where the inputs were: no copy per step then.
+        return (
+            rewards.reshape(lead).astype(np.float32, copy=False),
+            members.reshape(self.ensemble_size, *lead).astype(np.float32, copy=False),
+        )
 
     def _numpy_weights(
         self,
