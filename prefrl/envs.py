@@ -36,14 +36,21 @@ RewardFn = Callable[[gym.Env], float]
 
 
 def _cartpole_reward(env: gym.Env) -> float:
-    """1 while the pole is up and the cart on the track, else 0: the original's "alive" test, per step.
+    """0 once the pole is down or the cart off the track (the original's termination bounds), else
+    ``1 - ((x / x_max)² + (θ / θ_max)²) / 4``: between 0.5 (at both bounds) and 1 (centred, upright).
 
-    The thresholds are the original's termination bounds, so a clip's return counts the steps the
-    original episode would still have been running.
+    Why graded: with 1-or-0, two clips in which the pole stayed up tie, and late in training nearly every pair
+    does, so the last labels teach nothing; and nothing tells the reward net that a cart drifting toward the
+    edge is worse than a centred one, though the original ends the episode there. Policies that balanced for the
+    variant's 200 steps drifted off the track later in the 500-step evaluation. A person watching two clips
+    prefers the one where the pole stands straighter and the cart stays nearer the middle; this reward says so.
+    A fall still costs the most: at least 0.5 a step for the 10 steps the pole lies down.
     """
     x, _, theta, _ = env.state  # type: ignore[attr-defined]
-    up = abs(theta) <= env.theta_threshold_radians and abs(x) <= env.x_threshold  # type: ignore[attr-defined]
-    return 1.0 if up else 0.0
+    x_max, theta_max = env.x_threshold, env.theta_threshold_radians  # type: ignore[attr-defined]
+    if abs(theta) > theta_max or abs(x) > x_max:
+        return 0.0
+    return 1.0 - ((x / x_max) ** 2 + (theta / theta_max) ** 2) / 4.0
 
 
 def _acrobot_reward(env: gym.Env) -> float:
@@ -111,8 +118,9 @@ FIXED_HORIZON_TASKS: dict[str, FixedHorizonTask] = {
         # A fallen pole stays down for 10 steps (0.2 s: a person sees the fall), then the cart and pole
         # respawn upright and the episode goes on. Without the respawn a random policy's pole is down ~90%
         # of a 200-step episode, so nearly every pair of clips is an all-zero tie that teaches nothing
-        # (measured: 49 of 60 labels "equal"); with it, each clip's count of upright steps says how well
-        # the policy balances, as the original's episode length does.
+        # (measured: 49 of 60 labels "equal"); with it, each clip's return says how well the policy
+        # balances, as the original's episode length does. An upright step pays 0.5-1 (the
+        # reward's docstring says why it is graded), so a step with reward 0 is exactly a fallen one.
         FixedHorizonTask("CartPole-v1", "prefrl/FixedCartPole-v1", 200, _cartpole_reward, respawn_after=10),
         FixedHorizonTask("Acrobot-v1", "prefrl/FixedAcrobot-v1", 500, _acrobot_reward),
         FixedHorizonTask(

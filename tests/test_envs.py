@@ -60,8 +60,8 @@ def test_cartpole_keeps_stepping_after_a_fall_then_respawns() -> None:
             respawned.append(info.get("respawned", False))
     first_fall = up.index(False)
     assert 0 < first_fall < 20, "the constant action should have made the pole fall"
-    # Reward = 1 exactly while up (a respawn step reports the fallen step's reward, 0).
-    assert all(r == (1.0 if u else 0.0) for r, u, re in zip(rewards, up, respawned) if not re)
+    # Reward 0.5-1 exactly while up (a respawn step reports the fallen step's reward, 0).
+    assert all((0.5 <= r <= 1.0) == u and (r == 0.0) == (not u) for r, u, re in zip(rewards, up, respawned) if not re)
     # The physics kept going while the pole lay down: past the original's termination bound, for 10 steps.
     assert rewards[first_fall : first_fall + 10] == [0.0] * 10
     assert max(angles[first_fall : first_fall + 10]) > 2 * unwrapped.theta_threshold_radians
@@ -70,6 +70,24 @@ def test_cartpole_keeps_stepping_after_a_fall_then_respawns() -> None:
     assert up[first_fall + 10]
     # The original's reward stops counting once it would have ended the episode.
     assert info["original_terminated"] is True and info["original_reward"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("x", "theta_fraction", "expected"),
+    [
+        (0.0, 0.0, 1.0),  # centred, upright
+        (1.2, 0.0, 0.9375),  # halfway to the edge: 1 - 0.5² / 4
+        (0.0, -0.5, 0.9375),  # the pole halfway to its bound, either side
+        (-1.92, 0.6, 0.75),  # 1 - (0.8² + 0.6²) / 4
+        (2.4, 1.0, 0.5),  # on both bounds: still up
+        (2.41, 0.0, 0.0),  # off the track
+        (0.0, 1.01, 0.0),  # the pole down
+    ],
+)
+def test_cartpole_reward_grades_upright_steps_by_position_and_angle(x, theta_fraction, expected) -> None:
+    env = gym.make("prefrl/FixedCartPole-v1").unwrapped
+    env.state = np.array([x, 0.0, theta_fraction * env.theta_threshold_radians, 0.0])
+    assert FIXED_HORIZON_TASKS["CartPole-v1"].reward(env) == pytest.approx(expected)
 
 
 def test_acrobot_reward_is_tip_height() -> None:

@@ -28,20 +28,22 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_sync_run_learns_cartpole_from_few_labels(tmp_path):
-    config = train_config("CartPole-v1", timesteps=60_000, labels=80, sync=True, seed=0, out=str(tmp_path / "run"))
+    # 100 labels, the preset's budget: with 80, seeds 0 and 3 of this setting scored 187.1 and 140.9 (seeds 1 and 2:
+    # 466.0, 434.2); with 100, seeds 0 and 3 scored 273.3 and 500.
+    config = train_config("CartPole-v1", timesteps=60_000, labels=100, sync=True, seed=0, out=str(tmp_path / "run"))
     summary = PreferenceRL(config, progress=False).learn()
     run = tmp_path / "run"
     assert summary["final_true_return"] > 10 * RANDOM_CARTPOLE_RETURN  # 500 is the maximum
-    assert summary["labels_used"] == 80 and summary["timesteps"] >= 60_000
+    assert summary["labels_used"] == 100 and summary["timesteps"] >= 60_000
     for name in ("config.json", "metrics.csv", "summary.json", "reward_net.pt", "policy.zip", "comparisons.sqlite",
                  "learning_curve.png"):
         assert (run / name).is_file(), name
     metrics = rows(run / "metrics.csv")
     assert tuple(metrics[0]) == METRIC_COLUMNS
-    assert int(metrics[-1]["labels"]) == 80
+    assert int(metrics[-1]["labels"]) == 100
     assert float(metrics[-1]["reward_accuracy"]) >= 0.7
     with ComparisonStore(run / "comparisons.sqlite", create=False) as store:
-        assert store.counts()["answered"] == 80
+        assert store.counts()["answered"] == 100
         assert {c.oracle for c in store.comparisons()} == {"synthetic"}
 
 
