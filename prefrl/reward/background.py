@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from prefrl.config import RewardConfig
-from prefrl.processes import exit_with_parent
+from prefrl.processes import exit_with_parent, run_below_parent
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.store import ComparisonStore
@@ -124,6 +124,7 @@ def _worker(
 ) -> None:
     """The background process: apply weight hand-overs in order, coalesce fit requests, fit, send weights."""
     use_one_thread()  # leave the other cores to PPO
+    run_below_parent()  # and yield a shared core to it
     exit_with_parent()
     try:
         # Moved once, before any use: the trainer sends each minibatch to where the model's tensors are.
