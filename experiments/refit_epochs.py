@@ -1,0 +1,59 @@
+"""Refit a run's reward net from scratch on its stored labels, one epoch at a time, printing held-out loss.
+
+Early stopping ends a fit after `patience` epochs without a better held-out loss. A conv net trained from scratch
+on sparse events (a point lost in Pong) can sit at chance, ln 2 = 0.693 nats a comparison, for several epochs
+before it finds them; this shows how many, so a preset's patience can be set from a measurement. The run is only
+read: the net is built from its config.json, the labels come from its comparison store, nothing is written.
+
+    python experiments/refit_epochs.py runs/PongNoFrameskip-v4-train-s0-... --epochs 15 --labels 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from prefrl.atari import make_env
+from prefrl.config import TrainConfig, from_dict
+from prefrl.reward.nets import RewardEnsemble
+from prefrl.reward.trainer import RewardTrainer
+from prefrl.reward_samples import read_train_config
+from prefrl.store import ComparisonStore
+from prefrl.threads import use_one_thread
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run folder of `prefrl train`")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--labels", type=int, default=None, help="the first N answered labels (default: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    use_one_thread()
+    config = from_dict(TrainConfig, read_train_config(args.run))
+    with ComparisonStore(args.run / "comparisons.sqlite", create=False) as store:
+        comparisons = store.comparisons(answered=True)[: args.labels]
+    if not comparisons:
+        raise SystemExit(f"{args.run} holds no answered comparisons")
+    # Spaces as the run built them (MinAtar and ALE ids register on first use; ALE games get their score mask).
+    score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
+    env = make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
+    # One epoch a call: each fit continues from the last one's weights, as the run's own fits do.
+    reward_config = replace(config.reward, max_epochs=1, patience=1)
+    trainer = RewardTrainer(RewardEnsemble.from_config(env.observation_space, env.action_space, reward_config), reward_config, args.seed)
+    print(f"{len(comparisons)} labels from {args.run}; chance is ln 2 = 0.693 nats a comparison")
+    start = time.perf_counter()
+    for epoch in range(1, args.epochs + 1):
+        metrics = trainer.fit(comparisons)
+        assert metrics is not None  # answered comparisons were found above
+        print(
+            f"epoch {epoch:3d}  {time.perf_counter() - start:7.1f} s  train loss {metrics.train_loss:.4f}  "
+            f"held-out loss {metrics.val_loss:.4f}  held-out accuracy {metrics.val_accuracy:.3f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
