@@ -15,11 +15,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from prefrl.atari import make_env
 from prefrl.config import TrainConfig, from_dict
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
-from prefrl.reward_samples import read_train_config
+from prefrl.reward_samples import training_env
+from prefrl.runs import read_train_config
 from prefrl.store import ComparisonStore
 from prefrl.threads import use_one_thread
 
@@ -37,12 +37,11 @@ def main() -> None:
         comparisons = store.comparisons(answered=True)[: args.labels]
     if not comparisons:
         raise SystemExit(f"{args.run} holds no answered comparisons")
-    # Spaces as the run built them (MinAtar and ALE ids register on first use; ALE games get their score mask).
-    score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
-    env = make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
+    env = training_env(config)  # for its spaces: a Pong net sees masked, stacked frames
     # One epoch a call: each fit continues from the last one's weights, as the run's own fits do.
     reward_config = replace(config.reward, max_epochs=1, patience=1)
-    trainer = RewardTrainer(RewardEnsemble.from_config(env.observation_space, env.action_space, reward_config), reward_config, args.seed)
+    model = RewardEnsemble.from_config(env.observation_space, env.action_space, reward_config)
+    trainer = RewardTrainer(model, reward_config, args.seed)
     print(f"{len(comparisons)} labels from {args.run}; chance is ln 2 = 0.693 nats a comparison")
     start = time.perf_counter()
     for epoch in range(1, args.epochs + 1):

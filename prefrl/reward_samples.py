@@ -11,10 +11,16 @@ The samples are cached in the run folder (``reward_samples.npz``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from prefrl.runs import RunFolder, read_train_config
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+
+    from prefrl.config import TrainConfig
 
 SAMPLES_FILE = "reward_samples.npz"
 POLICY, RANDOM = 0, 1  # values of the "source" array
@@ -35,9 +41,17 @@ def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dic
     return samples
 
 
+def training_env(config: TrainConfig) -> gym.Env:
+    """One copy of the env a run trained in, built as the run built it: MinAtar and ALE ids register on first
+    use, and ALE games get the same frame pipeline and score mask the reward net was trained on."""
+    from prefrl.atari import make_env
+
+    score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
+    return make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
+
+
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     from prefrl.agent import algo_class
-    from prefrl.atari import make_env
     from prefrl.config import TrainConfig, from_dict
     from prefrl.reward.nets import RewardEnsemble
 
@@ -45,10 +59,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     for name in (RunFolder.POLICY, RunFolder.REWARD_NET):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: reward samples need a finished run.")
-    # Built as the run built it: MinAtar and ALE ids register on first use, and ALE games get the same
-    # frame pipeline and score mask the reward net was trained on.
-    score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
-    env = make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
+    env = training_env(config)
     reward_net = RewardEnsemble.load(folder, env.observation_space, env.action_space)
     policy = algo_class(config.run.algo).load(folder / RunFolder.POLICY, device="cpu")
     env.action_space.seed(seed)
