@@ -57,7 +57,7 @@ def main() -> None:
             model = RewardEnsemble.from_config(observation_space, spaces.Discrete(6), config)
             fitter = ProcessFitter(model, config, store.path, seed=0, device=device)
             try:
-                fitter.hand_over(model, l2=config.l2_init)
+                fitter.hand_over(model, l2=config.l2_init, trained=False)
                 for attempt in range(args.fits):  # the first fit on a GPU also pays for CUDA's start-up
                     start = time.perf_counter()
                     fitter.request()

@@ -6,6 +6,7 @@ The table reports, per env and setting, the mean score and the share of the base
 a random policy that the preference runs recover: (pref - random) / (baseline - random).
 
     python experiments/label_efficiency.py --envs CartPole-v1 Pendulum-v1 Acrobot-v1 --seeds 0 1 2
+    python experiments/label_efficiency.py --envs CartPole-v1 --sync   # every fit lands before PPO goes on
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--labels", type=int, default=None, help="default: the preset's budget")
     parser.add_argument("--timesteps", type=int, default=None, help="default: the preset's")
+    parser.add_argument(
+        "--sync", action="store_true", help="fit r̂ inline, PPO waiting for every fit (deterministic under a seed, slower)"
+    )
     parser.add_argument("--out", default="experiments/results/label_efficiency")
     args = parser.parse_args()
     use_one_thread()
@@ -61,7 +65,7 @@ def main() -> None:
         random_return = random_policy_return(env_id)
         results[env_id] = {"baseline": [], **{s: [] for s in args.settings}, "random": [random_return]}
         for seed in args.seeds:
-            overrides = {"seed": seed}
+            overrides = {"seed": seed, "sync": args.sync}
             if args.labels:
                 overrides["labels"] = args.labels
             if args.timesteps:

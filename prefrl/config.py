@@ -73,7 +73,11 @@ class RewardConfig:
     l2_ratio_low: float = option(1.1, "Validation/training loss ratio below which L2 is weakened.")
     l2_ratio_high: float = option(1.5, "Validation/training loss ratio above which L2 is strengthened.")
     max_epochs: int = option(200, "Most passes over the labels in one fit; early stopping usually ends sooner.")
-    patience: int = option(10, "Epochs without a better held-out loss before a fit stops (and keeps its best).")
+    patience: int = option(
+        10,
+        "Epochs without a better held-out loss before a fit stops (and keeps its best). From fresh weights they count "
+        "only once held-out loss has fallen below chance (ln 2), so the first fit does not stop before it learns.",
+    )
     min_improvement: float = option(
         1e-3,
         "Fall in held-out loss (nats a comparison) that counts as better for patience. Near the loss's floor a "

@@ -296,6 +296,7 @@ class PreferenceRL:
         rng = np.random.default_rng(seed)
         labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
+        trainer.trained = bool(state)  # a checkpoint's reward net has been fit
         # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background,
         # in a process started now so that it is ready when PPO starts.
         background = (
@@ -355,12 +356,12 @@ class PreferenceRL:
             # on the CPU it runs here, on every core (the background fitter is idle), while PPO waits anyway.
             first_fit_in_background = background is not None and background.device != "cpu"
             if first_fit_in_background:
-                preference.fitter = background.hand_over(reward_model, trainer.l2)
+                preference.fitter = background.hand_over(reward_model, trainer.l2, trained=trainer.trained)
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             with contextlib.nullcontext() if first_fit_in_background else all_cores():
                 preference.ask_and_fit(int(model.num_timesteps), wait=True)
             if background is not None and not first_fit_in_background:
-                preference.fitter = background.hand_over(reward_model, trainer.l2)
+                preference.fitter = background.hand_over(reward_model, trainer.l2, trained=trainer.trained)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:
                 model.learn(

@@ -90,7 +90,7 @@ def test_background_process_fits_from_the_store_and_sends_weights(tmp_path):
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fitter = ProcessFitter(model, config, store.path, seed=0)
     try:
-        fitter.hand_over(model, l2=1e-4)
+        fitter.hand_over(model, l2=1e-4, trained=False)
         fitter.request()
         result = fitter.wait()
     finally:

@@ -143,7 +143,7 @@ def _worker(
                 if kind == "stop":
                     return
                 if kind == "weights":
-                    state, trainer.l2 = payload
+                    state, trainer.l2, trainer.trained = payload
                     model.load_state_dict({key: torch.as_tensor(value) for key, value in state.items()})
                 else:
                     fit_request = payload  # only the newest of a backlog of requests is worth fitting
@@ -191,11 +191,15 @@ class ProcessFitter:
         )
         self._process.start()
 
-    def hand_over(self, model: RewardEnsemble, l2: float) -> "ProcessFitter":
+    def hand_over(self, model: RewardEnsemble, l2: float, *, trained: bool) -> "ProcessFitter":
         """Give the worker the current weights and L2 strength to continue from; returns this fitter, which
-        takes the run's fits from now on."""
+        takes the run's fits from now on.
+
+        :param trained: whether the weights have been fit already (:attr:`RewardTrainer.trained`: a fit from fresh
+            weights waits for held-out loss to leave chance before its patience counts).
+        """
         state = {key: value.detach().numpy().copy() for key, value in model.state_dict().items()}
-        self._requests.put(("weights", (state, l2)))
+        self._requests.put(("weights", (state, l2, trained)))
         return self
 
     def request(self) -> None:

@@ -9,7 +9,9 @@ What the paper prescribes and this module does:
   appendix A.2): old clips show a policy long gone, and every one held costs memory (all stay in the store).
 What it adds: early stopping on held-out loss with the best weights kept, so the first handful of labels is
 not overfit by a fixed number of epochs (DESIGN.md, pitfalls); patience counts only a fall of ``min_improvement``,
-so a fit ends when the loss creeps towards its floor instead of running every epoch for crumbs.
+so a fit ends when the loss creeps towards its floor instead of running every epoch for crumbs; and patience
+starts only once held-out loss has left chance (ln 2, what P̂ = ½ scores on every label, ties included), so a
+net that needs a few epochs to find the first signal (a conv net on pixels, from scratch) is not stopped untrained.
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from prefrl.types import Label, Segment
 # is split close to the requested share, and a comparison never changes side between fits.
 _GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 _MIN_STEPS_PER_EPOCH = 10
+_CHANCE_LOSS = math.log(2.0)
+"""Held-out loss of P̂ = ½ on every pair, whatever the labels (a tie's soft label ½ included)."""
+_CHANCE_MARGIN = 1e-3
+"""How far below chance held-out loss must fall before patience counts (nats a comparison)."""
 
 
 class LabelledPair(Protocol):
@@ -166,6 +172,9 @@ class RewardTrainer:
         self.config = config
         self.rng = np.random.default_rng(rng)
         self.l2 = config.l2_init
+        # Whether the model has been fit before (by this trainer, or before a hand-over or a resume): only a fit
+        # from fresh weights waits for held-out loss to leave chance before patience counts.
+        self.trained = False
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
 
     def fit(self, comparisons: Sequence[LabelledPair]) -> FitMetrics | None:
@@ -185,6 +194,7 @@ class RewardTrainer:
         val_batch = to_batch(val) if val else None
         self._fit_input_normalization(train_batch)
         epochs = self._train(train_batch, val_batch)
+        self.trained = True
         metrics = self._evaluate(train_batch, val_batch)
         self._adapt_l2(metrics)
         return FitMetrics(
@@ -246,6 +256,11 @@ class RewardTrainer:
         counts[counts.sum(1) == 0] = 1.0  # a member that drew nothing trains on everything
         bootstrap = torch.as_tensor(counts, device=self.model.input_mean.device)
         best_loss, counted_loss, best_state, stale = math.inf, math.inf, None, 0
+        # From fresh weights, patience waits until held-out loss leaves chance: stopping before that keeps a net
+        # that has learnt nothing (Pong's first fit on 500 labels sat at 0.692 for 5 epochs, then fell). A held-out
+        # set of ties alone can never score below chance, so there patience counts from the start; so it does for
+        # a net fit before, whose held-out loss above chance means overfitting, which more epochs do not mend.
+        left_chance = self.trained or val is None or bool((val.prefer_left == 0.5).all())
         max_epochs = self.config.max_epochs if val is not None else self.config.patience
         # An epoch is at least _MIN_STEPS_PER_EPOCH minibatches: with a dozen labels a single pass is one
         # gradient step, and early stopping would end the fit before the net moved at all.
@@ -273,9 +288,10 @@ class RewardTrainer:
             # one resets patience.
             if float(val_loss) < best_loss:
                 best_loss, best_state = float(val_loss), copy.deepcopy(self.model.state_dict())
+            left_chance = left_chance or float(val_loss) < _CHANCE_LOSS - _CHANCE_MARGIN
             if float(val_loss) < counted_loss - self.config.min_improvement:
                 counted_loss, stale = float(val_loss), 0
-            else:
+            elif left_chance:
                 stale += 1
                 if stale >= self.config.patience:
                     break

@@ -1,4 +1,4 @@
-"""The background reward fitter never keeps a run from exiting."""
+"""The background reward fitter never keeps a run from exiting, and continues from what it is handed."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from prefrl.config import RewardConfig
@@ -29,7 +30,7 @@ if __name__ == "__main__":
     store = ComparisonStore({str(tmp_path / "store.sqlite")!r})
     model = RewardEnsemble(spaces.Box(0, 1, (10, 10, 4), bool), spaces.Discrete(3))
     fitter = ProcessFitter(model, RewardConfig(), store.path, seed=0)
-    fitter.hand_over(model, l2=1e-4)
+    fitter.hand_over(model, l2=1e-4, trained=False)
     fitter.close()
     store.close()
 """
@@ -57,3 +58,32 @@ def test_reward_device_puts_only_conv_nets_on_a_gpu_and_refuses_a_missing_one():
     else:
         with pytest.raises(ValueError, match="torch sees no GPU"):
             reward_device("cuda", conv)
+
+
+def test_the_worker_learns_from_the_hand_over_whether_its_weights_were_fit(tmp_path):
+    """The setting of the trainer's test of fits from fresh weights: one that starts at chance and learns slowly
+    runs past its patience only when the hand-over says the weights are fresh."""
+    from tests.reward.test_trainer import comparisons_of_linear_reward
+
+    config = RewardConfig(ensemble_size=2, hidden_sizes=(16,), patience=2, learning_rate=1e-6, min_improvement=0.02)
+    with ComparisonStore(tmp_path / "store.sqlite") as store:
+        pairs = comparisons_of_linear_reward(60)
+        ids = store.add_queries([(p.left, p.right) for p in pairs], oracle="synthetic", timestep=0)
+        store.answer_many(ids, [p.label for p in pairs])
+        epochs = {}
+        for trained in (False, True):
+            model = RewardEnsemble.from_config(
+                spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), config, generator=torch.Generator().manual_seed(0)
+            )
+            with torch.no_grad():
+                model.weights[-1].zero_()
+                model.biases[-1].zero_()
+            fitter = ProcessFitter(model, config, store.path, seed=0)
+            try:
+                fitter.hand_over(model, l2=config.l2_init, trained=trained)
+                fitter.request()
+                epochs[trained] = fitter.wait().metrics["reward/epochs"]
+            finally:
+                fitter.close()
+    assert epochs[True] == 1 + 2
+    assert epochs[False] > 1 + 2

@@ -70,7 +70,7 @@ def test_background_fitter_builds_the_subclass(tmp_path):
     ids = store.add_queries([(p.left, p.right) for p in pairs], oracle="synthetic", timestep=0)
     store.answer_many(ids, [p.label for p in pairs], annotator="synthetic")
     model = TanhHeadReward(OBS_SPACE, ACTION_SPACE, generator=torch.Generator().manual_seed(0))
-    fitter = ProcessFitter(model, RewardConfig(), store.path, seed=0).hand_over(model, l2=1e-4)
+    fitter = ProcessFitter(model, RewardConfig(), store.path, seed=0).hand_over(model, l2=1e-4, trained=False)
     try:
         fitter.request()
         result = fitter.wait()

@@ -1,5 +1,6 @@
 """Reward fitting: it learns a known reward, holds data out stably, adapts L2 and ignores "can't tell"."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +80,35 @@ def test_patience_counts_only_gains_of_min_improvement_but_the_best_weights_are_
     assert strict.val_loss < after_one_epoch.val_loss
     # Every gain counts: held-out loss on fresh pairs falls for many epochs.
     assert fit(min_improvement=0.0).epochs > 10
+
+
+def test_a_fit_from_fresh_weights_waits_for_held_out_loss_to_leave_chance_before_patience_counts():
+    """A net that starts at chance (a zero output layer) and learns slowly: every epoch's gain is below
+    min_improvement, so patience alone would end the fit after 1 + 2 epochs at ln 2, untrained."""
+
+    def fit(trained: bool, label: Label | None = None):
+        model = RewardEnsemble(
+            spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(16,),
+            generator=torch.Generator().manual_seed(0),
+        )
+        with torch.no_grad():
+            model.weights[-1].zero_()
+            model.biases[-1].zero_()
+        trainer = RewardTrainer(model, RewardConfig(patience=2, learning_rate=1e-6, min_improvement=0.02), rng=0)
+        trainer.trained = trained
+        pairs = comparisons_of_linear_reward(60)
+        for pair in pairs:
+            pair.label = label or pair.label
+        return trainer.fit(pairs), trainer
+
+    fresh, trainer = fit(trained=False)
+    assert fresh.epochs > 1 + 2
+    assert fresh.val_loss < math.log(2) - 1e-3
+    assert trainer.trained  # the next fit continues from fitted weights and is not held back
+    # A net fit before: held-out loss at (or above) chance is overfitting there, and patience counts at once.
+    assert fit(trained=True)[0].epochs == 1 + 2
+    # Held-out ties alone can never score below chance: patience counts at once too.
+    assert fit(trained=False, label=Label.EQUAL)[0].epochs == 1 + 2
 
 
 def test_min_improvement_must_not_be_negative():
