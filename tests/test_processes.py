@@ -1,4 +1,4 @@
-"""A spawned helper process ends when its parent is killed outright, and the fitter runs below its parent."""
+"""A spawned helper process ends when its parent is killed outright."""
 
 from __future__ import annotations
 
@@ -52,23 +52,3 @@ def _is_zombie(pid: int) -> bool:
     except FileNotFoundError:
         return True
 
-
-def _report_niceness(results) -> None:
-    from prefrl.processes import run_below_parent
-
-    run_below_parent()
-    results.put(os.nice(0))
-
-
-def test_helper_runs_below_its_parent() -> None:
-    import multiprocessing
-
-    from prefrl.processes import BACKGROUND_NICENESS
-
-    context = multiprocessing.get_context("spawn")
-    results = context.Queue()
-    child = context.Process(target=_report_niceness, args=(results,))
-    child.start()
-    child_niceness = results.get(timeout=60)
-    child.join(timeout=60)
-    assert child_niceness == min(os.nice(0) + BACKGROUND_NICENESS, 19)
