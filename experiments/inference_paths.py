@@ -43,7 +43,7 @@ def main() -> None:
     cores = len(os.sched_getaffinity(0))
     for env_id in args.envs:
         config = train_config(env_id)
-        train_id = config.run.train_env_id or env_id
+        train_id = config.run.training_env_id
         register_optional_envs(train_id)
         env = gym.make(train_id)
         model = RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)

@@ -34,7 +34,7 @@ def main() -> None:
     use_one_thread()
     run_cfg = from_dict(TrainConfig, read_train_config(args.run)).run
     env = make_vec(
-        run_cfg.train_env_id or run_cfg.env_id, run_cfg.n_envs, args.seed, run_cfg.score_boxes,
+        run_cfg.training_env_id, run_cfg.n_envs, args.seed, run_cfg.score_boxes,
         env_kwargs=run_cfg.train_env_kwargs,
     )
     reward_net = RewardEnsemble.load(args.run, env.observation_space, env.action_space)

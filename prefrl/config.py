@@ -214,6 +214,11 @@ class RunConfig:
         object.__setattr__(self, "score_boxes", tuple(tuple(int(v) for v in box) for box in self.score_boxes))
 
     @property
+    def training_env_id(self) -> str:
+        """The env the policy trains in: ``train_env_id``, else ``env_id`` itself."""
+        return self.train_env_id or self.env_id
+
+    @property
     def eval_interval(self) -> int:
         return self.eval_every or max(1, self.timesteps // 20)
 

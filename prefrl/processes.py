@@ -28,4 +28,3 @@ def exit_with_parent() -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="prefrl-parent-watch", daemon=True).start()
-

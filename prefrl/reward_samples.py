@@ -43,11 +43,12 @@ def reward_samples(run_dir: str | Path, episodes: int = 4, seed: int = 0) -> dic
 
 def training_env(config: TrainConfig) -> gym.Env:
     """One copy of the env a run trained in, built as the run built it: MinAtar and ALE ids register on first
-    use, and ALE games get the same frame pipeline and score mask the reward net was trained on."""
+    use, ALE games get the same frame pipeline and score mask the reward net was trained on, and the preset's
+    ``[train_env]`` arguments apply (a MinAtar variant's ``lost_game_charge`` is part of its true reward)."""
     from prefrl.atari import make_env
 
     score_boxes = {"score_boxes": config.run.score_boxes} if config.run.score_boxes else {}
-    return make_env(config.run.train_env_id or config.run.env_id, **score_boxes)
+    return make_env(config.run.training_env_id, **score_boxes, **config.run.train_env_kwargs)
 
 
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:

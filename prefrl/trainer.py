@@ -238,16 +238,12 @@ class PreferenceRL:
 
     # --- building the stages ----------------------------------------------------------------------
 
-    @property
-    def _train_env_id(self) -> str:
-        return self.config.run.train_env_id or self.config.run.env_id
-
     def _make_env(self, seed: int, oracle: Oracle) -> VecEnv:
         # Only an oracle that shows clips pays for recording the simulator state of every step.
         wrapper = RenderStateRecorder if getattr(oracle, "records_render_states", False) else None
         run_cfg = self.config.run
         return make_vec(
-            self._train_env_id, run_cfg.n_envs, seed, run_cfg.score_boxes, wrapper_class=wrapper,
+            run_cfg.training_env_id, run_cfg.n_envs, seed, run_cfg.score_boxes, wrapper_class=wrapper,
             env_kwargs=run_cfg.train_env_kwargs,
         )
 
@@ -347,7 +343,7 @@ class PreferenceRL:
                         "learned_return": preference.stats()["learned_return"],
                     }
 
-                opened(OracleSession(store, self.run.path, self._train_env_id, status))
+                opened(OracleSession(store, self.run.path, self.config.run.training_env_id, status))
             if labeler.asked < schedule.initial:
                 warmup_steps = self._pretrain(model, reward_model, preference, schedule, oracle)
             if getattr(oracle, "answers_later", False) and self.config.human.wait_for_initial:
@@ -385,7 +381,7 @@ class PreferenceRL:
                 started - offset,
                 {
                     "kind": "train",
-                    "train_env_id": run_cfg.train_env_id or run_cfg.env_id,
+                    "train_env_id": run_cfg.training_env_id,
                     "oracle": labeler.oracle.name,
                     "labels_used": counts["answered"],
                     "labels_asked": counts["asked"],

@@ -113,6 +113,18 @@ def test_reward_samples_of_a_minatar_run_register_its_env_and_read_frames(tmp_pa
     assert np.isfinite(samples["learned"]).all() and samples["learned"].std() > 0
 
 
+def test_reward_samples_replay_the_env_with_the_runs_train_env_arguments():
+    """A preset's [train_env] table is part of the env a run trained in (SpaceInvaders' lost_game_charge changes
+    its true reward), so the replay builds the env with it."""
+    import prefrl
+    from prefrl.reward_samples import training_env
+
+    config = prefrl.train_config("CartPole-v1", train_env_kwargs={"sutton_barto_reward": True})
+    env = training_env(config)
+    assert env.spec.id == config.run.training_env_id == "prefrl/FixedCartPole-v1"
+    assert env.unwrapped._sutton_barto_reward  # CartPole's own constructor argument, passed through the variant
+
+
 def test_reward_samples_of_a_baseline_run_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text('{"kind": "baseline", "run": {}}')
     with pytest.raises(ValueError, match="need a `prefrl train` run folder"):

@@ -51,4 +51,3 @@ def _is_zombie(pid: int) -> bool:
             return handle.read().split()[2] == "Z"
     except FileNotFoundError:
         return True
-

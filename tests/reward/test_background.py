@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import torch
 from gymnasium import spaces
 
 from prefrl.config import RewardConfig
@@ -63,21 +62,16 @@ def test_reward_device_puts_only_conv_nets_on_a_gpu_and_refuses_a_missing_one():
 def test_the_worker_learns_from_the_hand_over_whether_its_weights_were_fit(tmp_path):
     """The setting of the trainer's test of fits from fresh weights: one that starts at chance and learns slowly
     runs past its patience only when the hand-over says the weights are fresh."""
-    from tests.reward.test_trainer import comparisons_of_linear_reward
+    from tests.reward.test_trainer import SLOW_FROM_CHANCE as config
+    from tests.reward.test_trainer import comparisons_of_linear_reward, net_at_chance
 
-    config = RewardConfig(ensemble_size=2, hidden_sizes=(16,), patience=2, learning_rate=1e-6, min_improvement=0.02)
     with ComparisonStore(tmp_path / "store.sqlite") as store:
         pairs = comparisons_of_linear_reward(60)
         ids = store.add_queries([(p.left, p.right) for p in pairs], oracle="synthetic", timestep=0)
         store.answer_many(ids, [p.label for p in pairs])
         epochs = {}
         for trained in (False, True):
-            model = RewardEnsemble.from_config(
-                spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), config, generator=torch.Generator().manual_seed(0)
-            )
-            with torch.no_grad():
-                model.weights[-1].zero_()
-                model.biases[-1].zero_()
+            model = net_at_chance(config)
             fitter = ProcessFitter(model, config, store.path, seed=0)
             try:
                 fitter.hand_over(model, l2=config.l2_init, trained=trained)

@@ -36,6 +36,21 @@ def comparisons_of_linear_reward(n: int, seed: int = 0, length: int = 10):
     return pairs
 
 
+def net_at_chance(config: RewardConfig) -> RewardEnsemble:
+    """An ensemble over 3 numbers whose output layer is zero: P̂ = ½ on every pair, held-out loss exactly ln 2."""
+    model = RewardEnsemble.from_config(
+        spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), config, generator=torch.Generator().manual_seed(0)
+    )
+    with torch.no_grad():
+        model.weights[-1].zero_()
+        model.biases[-1].zero_()
+    return model
+
+
+SLOW_FROM_CHANCE = RewardConfig(ensemble_size=2, hidden_sizes=(16,), patience=2, learning_rate=1e-6, min_improvement=0.02)
+"""Every epoch's gain from chance is below min_improvement: patience alone would stop after 1 + 2 epochs, untrained."""
+
+
 def test_fit_learns_known_reward_with_high_held_out_accuracy():
     model = RewardEnsemble(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=3, hidden_sizes=(32,))
     trainer = RewardTrainer(model, RewardConfig(), rng=0)
@@ -87,14 +102,7 @@ def test_a_fit_from_fresh_weights_waits_for_held_out_loss_to_leave_chance_before
     min_improvement, so patience alone would end the fit after 1 + 2 epochs at ln 2, untrained."""
 
     def fit(trained: bool, label: Label | None = None):
-        model = RewardEnsemble(
-            spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), ensemble_size=2, hidden_sizes=(16,),
-            generator=torch.Generator().manual_seed(0),
-        )
-        with torch.no_grad():
-            model.weights[-1].zero_()
-            model.biases[-1].zero_()
-        trainer = RewardTrainer(model, RewardConfig(patience=2, learning_rate=1e-6, min_improvement=0.02), rng=0)
+        trainer = RewardTrainer(net_at_chance(SLOW_FROM_CHANCE), SLOW_FROM_CHANCE, rng=0)
         trainer.trained = trained
         pairs = comparisons_of_linear_reward(60)
         for pair in pairs:
