@@ -59,7 +59,21 @@ def test_reset_underneath_returns_the_new_games_first_frame() -> None:
     env = ResetOnTermination(OneStepGame())
     env.reset()
     assert env.step(0) == (1, 1.0, False, False, {})
-    assert env.step(0) == (0, 1.0, False, False, {"reset_underneath": True})
+    assert env.step(0) == (0, 1.0, False, False, {"game_lost": True, "reset_underneath": True})
+
+    held = ResetOnTermination(OneStepGame(), hold=2)
+    held.reset()
+    assert held.step(0) == (1, 1.0, False, False, {})
+    # The lost game's last frame, then held for two steps that score nothing, then the new game.
+    assert held.step(0) == (2, 1.0, False, False, {"game_lost": True})
+    assert held.step(0) == (2, 0.0, False, False, {})
+    assert held.step(0) == (0, 0.0, False, False, {"reset_underneath": True})
+    assert held.step(0) == (1, 1.0, False, False, {})
+    held.step(0)
+    held.reset()  # the horizon ends the episode during a hold: the next one starts playing at once
+    assert held.step(0) == (1, 1.0, False, False, {})
+    with pytest.raises(ValueError, match="hold_lost_game=-1"):
+        ResetOnTermination(OneStepGame(), hold=-1)
 
 
 def test_a_lost_game_is_charged_the_mean_score_of_the_last_games() -> None:
@@ -95,15 +109,22 @@ def test_a_lost_game_is_charged_the_mean_score_of_the_last_games() -> None:
     with pytest.raises(ValueError, match="lost_game_charge=0"):
         LostGameCharge(ResetOnTermination(ScriptedGames()), window=0)
 
+    held = LostGameCharge(ResetOnTermination(ScriptedGames(), hold=2), window=2)
+    held.reset()
+    rewards = [held.step(0)[1] for _ in range(4 + 2 + 2 + 2 + 6 + 2)]
+    # With a hold the charge is spread over the held steps, where the lost game's last frame is on screen.
+    assert rewards == [1, 1, 1, 0.0, 0.0, 0.0, 1, 0.0, -1.5, -1.5, 1, 1, 1, 1, 1, 0.0, -1.0, -1.0]
+
 
 def test_the_train_env_table_reaches_the_training_env_only() -> None:
     from prefrl.envs import make_vec
     from prefrl.trainer import train_config
 
     config = train_config("MinAtar/SpaceInvaders-v1")
-    assert config.run.train_env_kwargs == {"lost_game_charge": 10}
+    assert config.run.train_env_kwargs == {"hold_lost_game": 25, "lost_game_charge": 10}
     train = make_vec(config.run.train_env_id, 1, 0, env_kwargs=config.run.train_env_kwargs)
     assert train.envs[0].get_wrapper_attr("recent_scores").maxlen == 10
+    assert train.envs[0].get_wrapper_attr("hold") == 25
     original = make_vec(config.run.env_id, 1, 0)
     with pytest.raises(AttributeError):
         original.envs[0].get_wrapper_attr("recent_scores")

@@ -28,13 +28,14 @@ def rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.slow
 def test_sync_run_learns_cartpole_from_few_labels(tmp_path):
-    # 100 labels, the preset's budget: with 80, seeds 0 and 3 of this setting scored 187.1 and 140.9 (seeds 1 and 2:
-    # 466.0, 434.2); with 100, seeds 0 and 3 scored 273.3 and 500.
-    config = train_config("CartPole-v1", timesteps=60_000, labels=100, sync=True, seed=0, out=str(tmp_path / "run"))
+    # 100 labels, the preset's budget, over half the preset's 200k steps. A sync run is deterministic on one machine
+    # but not across CPUs (float rounding moves its path): at 60k steps seed 0 scored 273.3 on one machine and
+    # 115.85 on another (AMD EPYC, the same packages), where at 100k it scored 500 (seed 1 at 60k: 262.55).
+    config = train_config("CartPole-v1", timesteps=100_000, labels=100, sync=True, seed=0, out=str(tmp_path / "run"))
     summary = PreferenceRL(config, progress=False).learn()
     run = tmp_path / "run"
     assert summary["final_true_return"] > 10 * RANDOM_CARTPOLE_RETURN  # 500 is the maximum
-    assert summary["labels_used"] == 100 and summary["timesteps"] >= 60_000
+    assert summary["labels_used"] == 100 and summary["timesteps"] >= 100_000
     for name in ("config.json", "metrics.csv", "summary.json", "reward_net.pt", "policy.zip", "comparisons.sqlite",
                  "learning_curve.png"):
         assert (run / name).is_file(), name
