@@ -30,7 +30,8 @@ def rows(path: Path) -> list[dict[str, str]]:
 def test_sync_run_learns_cartpole_from_few_labels(tmp_path):
     # 100 labels, the preset's budget, over half the preset's 200k steps. A sync run is deterministic on one machine
     # but not across CPUs (float rounding moves its path): at 60k steps seed 0 scored 273.3 on one machine and
-    # 115.85 on another (AMD EPYC, the same packages), where at 100k it scored 500 (seed 1 at 60k: 262.55).
+    # 115.85 on another (AMD EPYC; alike with gymnasium 1.3.0 and 1.4.0, SB3 2.9.0 and 2.9.2), where at 100k it
+    # scored 500 (seed 1 at 60k: 262.55).
     config = train_config("CartPole-v1", timesteps=100_000, labels=100, sync=True, seed=0, out=str(tmp_path / "run"))
     summary = PreferenceRL(config, progress=False).learn()
     run = tmp_path / "run"
