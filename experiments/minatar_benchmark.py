@@ -13,9 +13,10 @@ Both score `final_true_return` (20 deterministic episodes of the original env). 
   mostly ties (two clips with as many bricks), learns from few comparisons however many it was given;
 - the normalized score in the fixed-horizon variant (1000 steps of play, a lost game reset at once: without the
   hold and charge of a preset's ``[train_env]``), from both final policies' and a random policy's true return
-  there. The normalized score counts a game's points until it is lost; the variant counts points per step of play, and losing costs
-  only the moment a new game takes to start. Where the variant's score is near 1 and the original's is not, the
-  preference run learned what its labels asked for, and the gap lies between the two objectives.
+  there. The normalized score counts a game's points until it is lost; the variant counts points per step of play,
+  and losing costs only the moment a new game takes to start. Where the variant's score is near 1 and the
+  original's is not, the preference run learned what its labels asked for, and the gap lies between the two
+  objectives.
 
 The issue's setting (1M steps, 1000 labels, 3 seeds; on 2 shared cores expect hours, so run it niced):
 
