@@ -3,6 +3,7 @@ as a preference run, so their learning curves and wall times compare one to one.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -14,12 +15,15 @@ from prefrl.config import RunConfig, to_dict
 from prefrl.envs import check_env_id, make_vec
 from prefrl.evaluation import make_eval_env
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
+from prefrl.stopping import RunStopped
 
 
-def run_baseline(config: RunConfig, progress: bool = True) -> dict[str, Any]:
+def run_baseline(config: RunConfig, progress: bool = True, stop: threading.Event | None = None) -> dict[str, Any]:
     """Train ``config.algo`` on ``config.env_id`` with its true reward for ``config.timesteps`` steps; returns the summary.
 
     The env is the original one (it terminates), through the same observation pipeline as a preference run's.
+    Once ``stop`` is set, PPO ends at its next step and :class:`~prefrl.stopping.RunStopped` is raised; a
+    baseline has no resume, so the curve so far in ``metrics.csv`` is what it leaves.
     """
     check_env_id(config.env_id)
     started = time.perf_counter()
@@ -38,8 +42,13 @@ def run_baseline(config: RunConfig, progress: bool = True) -> dict[str, Any]:
         checkpoint_interval=config.checkpoint_interval,
         total_timesteps=config.timesteps,
         progress=progress,
+        stop=stop,
     )
-    model.learn(total_timesteps=config.timesteps, callback=CallbackList([monitor]))
-    monitor.record_point()
-    metrics.close()
+    try:
+        model.learn(total_timesteps=config.timesteps, callback=CallbackList([monitor]))
+        if monitor.stop.is_set():
+            raise RunStopped(int(model.num_timesteps), str(run.path), resumable=False)
+        monitor.record_point()
+    finally:
+        metrics.close()
     return finish_run(model, run, config, started, {"kind": "baseline", "labels_used": 0})

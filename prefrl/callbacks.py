@@ -10,6 +10,7 @@ loop's ``locals()``: everything comes from the model and from objects passed in.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections import deque
 from typing import Any, Callable
@@ -164,6 +165,7 @@ class RunMonitor(BaseCallback):
     :param checkpoint_interval: timesteps between checkpoints.
     :param total_timesteps: the run's length, for the progress bar.
     :param progress: draw a progress bar.
+    :param stop: once set, PPO stops at its next step (:mod:`prefrl.stopping`); the run decides what follows.
     """
 
     def __init__(
@@ -178,8 +180,10 @@ class RunMonitor(BaseCallback):
         total_timesteps: int,
         progress: bool = True,
         wall_time_offset: float = 0.0,
+        stop: threading.Event | None = None,
     ) -> None:
         super().__init__()
+        self.stop = stop if stop is not None else threading.Event()
         self.eval_env = eval_env
         self.eval_episodes = eval_episodes
         self.eval_interval = eval_interval
@@ -205,7 +209,7 @@ class RunMonitor(BaseCallback):
             self._bar = tqdm(total=self.total_timesteps, initial=done, unit="step", dynamic_ncols=True)
 
     def _on_step(self) -> bool:
-        return True
+        return not self.stop.is_set()
 
     def _on_rollout_end(self) -> None:
         if self.num_timesteps >= self._next_eval:

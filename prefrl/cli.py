@@ -10,12 +10,14 @@ import argparse
 import logging
 import math
 import sys
+import threading
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any, Sequence
 
 from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
 from prefrl.lm.cli import add_lm_parser, run_lm
+from prefrl.stopping import RunStopped, stop_on_signals
 from prefrl.threads import use_one_thread
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
@@ -142,8 +144,11 @@ def _train(args: argparse.Namespace) -> dict[str, Any]:
                 f"--resume continues {args.resume} with the settings it started with (its config.json), so "
                 f"{', '.join(given)} would be ignored; drop them, or start a new run in another --out folder."
             )
-        return PreferenceRL.resume(args.resume, progress=progress).learn()
-    return PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress).learn()
+        run = PreferenceRL.resume(args.resume, progress=progress)
+    else:
+        run = PreferenceRL(train_config(args.env_id, args.preset, **overrides), progress=progress)
+    with stop_on_signals(run.stop):
+        return run.learn()
 
 
 def _baseline(args: argparse.Namespace) -> dict[str, Any]:
@@ -151,7 +156,9 @@ def _baseline(args: argparse.Namespace) -> dict[str, Any]:
     from prefrl.trainer import train_config
 
     config = train_config(args.env_id, args.preset, **_overrides(args, (RunConfig,)))
-    return run_baseline(config.run, progress=not args.no_progress)
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        return run_baseline(config.run, progress=not args.no_progress, stop=stop)
 
 
 def _plot(args: argparse.Namespace) -> int:
@@ -231,6 +238,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"prefrl {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except RunStopped as stopped:
+        going_on = (
+            f"its checkpoint and labels are there; go on with: prefrl train --resume {stopped.run_path}"
+            if stopped.resumable
+            else "its learning curve so far is in metrics.csv there"
+        )
+        print(f"prefrl {args.command}: stopped at {stopped.timesteps} steps in {stopped.run_path}; {going_on}",
+              file=sys.stderr)
+        return 130  # what a shell reports for a program ended by Ctrl-C
     print(
         f"final_true_return={summary['final_true_return']:.2f} "
         f"labels_used={summary['labels_used']} timesteps={summary['timesteps']} "

@@ -21,6 +21,7 @@ import logging
 import math
 import os
 import sys
+import threading
 import time
 from dataclasses import fields, replace
 from pathlib import Path
@@ -58,6 +59,7 @@ from prefrl.runs import MetricsWriter, RunFolder, default_run_dir, read_train_co
 from prefrl.schedule import LabelSchedule
 from prefrl.segments import SegmentBuffer, SegmentCutter
 from prefrl.selection import make_selector
+from prefrl.stopping import RunStopped
 from prefrl.store import ComparisonStore
 from prefrl.threads import all_cores
 from prefrl.types import Oracle, Segment
@@ -203,6 +205,9 @@ class PreferenceRL:
         out = config.run.out or str(default_run_dir(config.run.env_id, "train", config.run.seed))
         self.run = RunFolder(out)
         self._resuming = False
+        # Set it (from another thread, or a signal handler: see prefrl.stopping) and learn() writes a checkpoint
+        # at PPO's next step and raises RunStopped; `--resume` goes on from there.
+        self.stop = threading.Event()
 
     @classmethod
     def from_preset(
@@ -329,6 +334,7 @@ class PreferenceRL:
             total_timesteps=run_cfg.timesteps,
             progress=self.progress,
             wall_time_offset=offset,
+            stop=self.stop,
         )
         warmup_steps = 0
         opened = getattr(oracle, "open", None)
@@ -365,6 +371,9 @@ class PreferenceRL:
                     callback=CallbackList([preference, monitor]),
                     reset_num_timesteps=not self._resuming,
                 )
+                if self.stop.is_set():  # PPO ended early on a requested stop: keep the run resumable
+                    checkpoint()
+                    raise RunStopped(int(model.num_timesteps), str(self.run.path), resumable=True)
             else:  # a finished run resumed to take in labels given since: no PPO, the same ending
                 monitor.init_callback(model)
             # Ask what is still due; take the newest finished fit without waiting for one in flight: it could

@@ -103,18 +103,31 @@ def test_background_process_fits_from_the_store_and_sends_weights(tmp_path):
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_with_every_label(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT])
+def test_stopped_run_resumes_with_every_label(tmp_path, stop):
+    """Killed outright, a run resumes from its last periodic checkpoint. Stopped by Ctrl-C (SIGTERM has the same
+    handler), it writes a checkpoint at the step it stops on and says how to go on, also when started with SIGINT
+    ignored (as a script's background job is, which would otherwise never stop on Ctrl-C)."""
     out = tmp_path / "run"
     command = [sys.executable, "-m", "prefrl.cli", "train", "--env", "CartPole-v1", "--timesteps", "20000",
                "--labels", "40", "--sync", "--checkpoint-every", "3000", "--no-progress", "--out", str(out)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     state = out / "checkpoint" / "trainer_state.json"
     deadline = time.time() + 240
     while not state.exists() and process.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     assert state.exists(), "the run never checkpointed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    checkpointed = json.loads(state.read_text())["timesteps"]
+    os.kill(process.pid, stop)
+    _, errors = process.communicate(timeout=120)
+    if stop == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert process.returncode == 130, errors
+        assert f"go on with: prefrl train --resume {out}" in errors
+        stopped_at = json.loads(state.read_text())["timesteps"]
+        assert checkpointed < stopped_at < 20_000 and not (out / "summary.json").exists()
     with ComparisonStore(out / "comparisons.sqlite", create=False) as store:
         before = {c.id: c.label for c in store.comparisons(answered=True)}
     assert before, "labels were given before the kill"
