@@ -186,6 +186,10 @@ class PreferenceRL:
     :param progress: draw a progress bar.
     :param reward_net_class: the reward model: :class:`~prefrl.reward.nets.RewardEnsemble` or a subclass of it
         with a head of your own (see its docstring). Without ``sync``, the background fitter imports it by name.
+
+    ``stop``, a ``threading.Event``, ends a running :meth:`learn` at PPO's next step once set (from another
+    thread, or a signal handler as in :func:`prefrl.stopping.stop_on_signals`): it writes a checkpoint there and
+    raises :class:`~prefrl.stopping.RunStopped`; :meth:`resume` goes on from that step.
     """
 
     def __init__(
@@ -205,8 +209,6 @@ class PreferenceRL:
         out = config.run.out or str(default_run_dir(config.run.env_id, "train", config.run.seed))
         self.run = RunFolder(out)
         self._resuming = False
-        # Set it (from another thread, or a signal handler: see prefrl.stopping) and learn() writes a checkpoint
-        # at PPO's next step and raises RunStopped; `--resume` goes on from there.
         self.stop = threading.Event()
 
     @classmethod
