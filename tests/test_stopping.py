@@ -20,7 +20,7 @@ def _deliver(signum: int) -> None:
 
 
 def test_the_first_signal_asks_for_a_stop_and_the_second_interrupts() -> None:
-    before = signal.getsignal(signal.SIGTERM)
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     stop = threading.Event()
     with pytest.raises(KeyboardInterrupt) as interrupted:
         with stop_on_signals(stop):
@@ -28,7 +28,7 @@ def test_the_first_signal_asks_for_a_stop_and_the_second_interrupts() -> None:
             assert stop.is_set()
             _deliver(signal.SIGINT)
     assert type(interrupted.value) is KeyboardInterrupt  # not a RunStopped: nothing was carried out
-    assert signal.getsignal(signal.SIGTERM) is before and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert all(signal.getsignal(number) is handler for number, handler in before.items())  # restored
 
 
 def test_a_requested_stop_ends_a_baseline_at_its_next_step(tmp_path) -> None:
