@@ -300,12 +300,14 @@ class PreferenceRL:
         labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
         trainer.trained = bool(state)  # a checkpoint's reward net has been fit
-        # The first fit runs inline (PPO must not start on an untrained r̂); later ones in the background,
-        # in a process started now so that it is ready when PPO starts.
+        # PPO must not start on an untrained r̂, so it waits for the first fit; later fits run in the background
+        # unless ``sync``. A fitter on a GPU takes the first fit too (the paper's 500 initial Atari labels are
+        # its largest), so it starts now and is ready by then. On the CPU the first fit runs here on every core,
+        # and the fitter starts after it: its start-up (a fresh interpreter importing torch, about two seconds of
+        # a core) would take a core from the first fit, which PPO waits for, rather than from PPO's one thread.
+        first_fit_in_background = not run_cfg.sync and device != "cpu"
         background = (
-            None
-            if run_cfg.sync
-            else ProcessFitter(reward_model, self.config.reward, store.path, seed, device)
+            ProcessFitter(reward_model, self.config.reward, store.path, seed, device) if first_fit_in_background else None
         )
         cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
         buffer = SegmentBuffer(run_cfg.segment_capacity)
@@ -356,15 +358,13 @@ class PreferenceRL:
                 warmup_steps = self._pretrain(model, reward_model, preference, schedule, oracle)
             if getattr(oracle, "answers_later", False) and self.config.human.wait_for_initial:
                 wait_for_labels(store, schedule.initial)
-            # A fitter on a GPU takes the first fit too (the paper's 500 initial Atari labels are its largest);
-            # on the CPU it runs here, on every core (the background fitter is idle), while PPO waits anyway.
-            first_fit_in_background = background is not None and background.device != "cpu"
-            if first_fit_in_background:
+            if background is not None:
                 preference.fitter = background.hand_over(reward_model, trainer.l2, trained=trainer.trained)
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             with contextlib.nullcontext() if first_fit_in_background else all_cores():
                 preference.ask_and_fit(int(model.num_timesteps), wait=True)
-            if background is not None and not first_fit_in_background:
+            if not run_cfg.sync and not first_fit_in_background:
+                background = ProcessFitter(reward_model, self.config.reward, store.path, seed, device)
                 preference.fitter = background.hand_over(reward_model, trainer.l2, trained=trainer.trained)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:

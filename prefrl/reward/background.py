@@ -4,7 +4,7 @@ PPO and reward fitting share this process's GIL; measured on 2 cores (DESIGN.md)
 slowed PPO to 1.58× its wall time and a fitting *process* to 1.21×. So the asynchronous fitter is a spawned
 process that reads labels from the SQLite store, refits when told that new labels arrived, and sends back
 weights; the trainer swaps them in between rollouts. PPO never waits for it: the initial fit, before
-PPO's first update, runs inline while the process starts.
+PPO's first update, runs inline on every core, and the process starts after it (on a GPU it takes that fit too).
 
 The worker keeps the run's CPU priority. Tried on the 2 shared cores (load ~6; MinAtar Breakout, 100k steps, 100
 labels): at +10 niceness the run took 1.7× the PPO baseline's wall time instead of 3.9× (with torch reward
@@ -164,8 +164,9 @@ def _worker(
 class ProcessFitter:
     """Runs a :class:`RewardTrainer` on a copy of the model in a spawned process.
 
-    The process starts at construction, so that its start-up (a fresh interpreter importing torch, about
-    two seconds) overlaps the run's own set-up; :meth:`hand_over` then gives it the weights to continue from.
+    The process starts at construction, and its start-up (a fresh interpreter importing torch, about two seconds
+    of a core) overlaps whatever the caller does next; :meth:`hand_over` gives it the weights to continue from
+    (queued until the worker reads them).
 
     :param model: the trainer-side model; the worker builds its copy with the model's class (a subclass of
         :class:`RewardEnsemble` included: it is sent by reference, so it must be importable), spaces and ``config``.
