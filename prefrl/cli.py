@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 from prefrl.config import HumanConfig, OracleConfig, QueryConfig, RewardConfig, RunConfig
 from prefrl.lm.cli import add_lm_parser, run_lm
-from prefrl.stopping import RunStopped, stop_on_signals
+from prefrl.stopping import RunStopped, handling_stop_signals, stop_on_signals
 from prefrl.threads import use_one_thread
 
 # Options spelled by hand (positional meaning or a friendlier name) rather than generated.
@@ -194,30 +194,27 @@ def _stop_on_signal(signum: int, frame: Any) -> None:
 
 
 def _label(args: argparse.Namespace) -> int:
-    import signal
     import time
 
     from prefrl.oracles.human import HumanOracle
     from prefrl.oracles.human.oracle import session_for_run
 
-    # Ctrl-C and `kill` both stop the page cleanly. Set explicitly: a process started with SIGINT ignored
-    # (by a parent that ignores it, e.g. some job runners) would otherwise never stop on Ctrl-C.
-    signal.signal(signal.SIGINT, _stop_on_signal)
-    signal.signal(signal.SIGTERM, _stop_on_signal)
     session = session_for_run(args.run)
     oracle = HumanOracle(HumanConfig(**_overrides(args, (HumanConfig,))))
-    try:
-        oracle.open(session)
-        print(f"Labelling page: {oracle.url}  (Ctrl-C to stop; answers are saved as they are given)", flush=True)
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        counts = session.store.counts()
-        print(f"Stopped: {counts['answered']} answered, {counts['pending']} pending in {session.store.path}.")
-        return 0
-    finally:
-        oracle.close()
-        session.store.close()
+    # Ctrl-C and `kill` both stop the page at once: every answer is in the store as soon as it is given.
+    with handling_stop_signals(_stop_on_signal):
+        try:
+            oracle.open(session)
+            print(f"Labelling page: {oracle.url}  (Ctrl-C to stop; answers are saved as they are given)", flush=True)
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            counts = session.store.counts()
+            print(f"Stopped: {counts['answered']} answered, {counts['pending']} pending in {session.store.path}.")
+            return 0
+        finally:
+            oracle.close()
+            session.store.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

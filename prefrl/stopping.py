@@ -14,8 +14,9 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 
 class RunStopped(KeyboardInterrupt):
@@ -39,9 +40,7 @@ class RunStopped(KeyboardInterrupt):
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """While inside, SIGINT and SIGTERM set ``stop`` the first time and raise ``KeyboardInterrupt`` after.
 
-    The handlers are set explicitly, not inherited: a process started with SIGINT ignored (``nohup``, a
-    background job of a script) would otherwise never stop on it. Call from the main thread (Python's rule
-    for signal handlers); the previous handlers come back on exit.
+    Call from the main thread; the previous handlers come back on exit (:func:`handling_stop_signals`).
     """
 
     def handle(signum: int, frame: FrameType | None) -> None:
@@ -55,9 +54,20 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             flush=True,
         )
 
-    previous = {number: signal.signal(number, handle) for number in (signal.SIGINT, signal.SIGTERM)}
+    with handling_stop_signals(handle):
+        yield
+
+
+@contextlib.contextmanager
+def handling_stop_signals(handler: Callable[[int, FrameType | None], Any]) -> Iterator[None]:
+    """While inside, ``handler`` answers SIGINT and SIGTERM; the previous handlers come back on exit.
+
+    Set explicitly, not inherited: a process started with SIGINT ignored (``nohup``, a background job of a
+    script) would otherwise never stop on Ctrl-C. Call from the main thread (Python's rule for signal handlers).
+    """
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        for number, earlier in previous.items():
+            signal.signal(number, earlier)

@@ -147,10 +147,12 @@ def test_nobody_answering_never_blocks_then_prefrl_label_serves_the_stopped_run(
     assert resumed["labels_used"] == 3 and resumed["label_counts"]["equal"] == 3 and resumed["reward_fits"] >= 1
 
 
-def test_prefrl_label_refuses_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+def test_prefrl_label_refuses_a_folder_that_is_not_a_run_and_leaves_the_signal_handlers_alone(tmp_path: Path) -> None:
     from prefrl.cli import main
 
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     assert main(["label", "--run", str(tmp_path)]) == 2
+    assert all(signal.getsignal(number) is handler for number, handler in before.items())
 
 
 def test_non_loopback_page_needs_a_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
