@@ -306,9 +306,11 @@ class PreferenceRL:
         # and the fitter starts after it: its start-up (a fresh interpreter importing torch, about two seconds of
         # a core) would take a core from the first fit, which PPO waits for, rather than from PPO's one thread.
         first_fit_in_background = not run_cfg.sync and device != "cpu"
-        background = (
-            ProcessFitter(reward_model, self.config.reward, store.path, seed, device) if first_fit_in_background else None
-        )
+
+        def start_fitter() -> ProcessFitter:
+            return ProcessFitter(reward_model, self.config.reward, store.path, seed, device)
+
+        background = start_fitter() if first_fit_in_background else None
         cutter = SegmentCutter(run_cfg.n_envs, run_cfg.segment_length)
         buffer = SegmentBuffer(run_cfg.segment_capacity)
         preference = PreferenceCallback(reward_env, cutter, buffer, reward_model, labeler, InlineFitter(trainer, store))
@@ -363,8 +365,8 @@ class PreferenceRL:
             # Fit on every stored label (a resumed run's, or those that arrived while waiting) before PPO goes on.
             with contextlib.nullcontext() if first_fit_in_background else all_cores():
                 preference.ask_and_fit(int(model.num_timesteps), wait=True)
-            if not run_cfg.sync and not first_fit_in_background:
-                background = ProcessFitter(reward_model, self.config.reward, store.path, seed, device)
+            if not run_cfg.sync and background is None:
+                background = start_fitter()
                 preference.fitter = background.hand_over(reward_model, trainer.l2, trained=trainer.trained)
             remaining = max(0, run_cfg.timesteps - int(model.num_timesteps))
             if remaining:
