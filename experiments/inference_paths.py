@@ -6,6 +6,11 @@ runs decides how much a small product costs (``prefrl.threads``). Prints µs per
 one batch of the preset's ``n_envs`` random observations, with torch on one thread as the CLI runs it:
 
     python experiments/inference_paths.py MinAtar/Breakout-v1 PongNoFrameskip-v4 CartPole-v1
+
+``--batch-sizes`` times other batch sizes as well: what paying PPO a rollout at a time, in chunks, would cost
+per frame instead of one step of every env at a time.
+
+    python experiments/inference_paths.py MinAtar/Breakout-v1 --batch-sizes 8 32 64 128 1024
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ def per_frame_us(predict, obs: np.ndarray, actions: np.ndarray, seconds: float =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("envs", nargs="+")
+    parser.add_argument("--batch-sizes", nargs="+", type=int, default=None, help="frames a call (default: the preset's n_envs)")
     args = parser.parse_args()
     torch.set_num_threads(1)
     cores = len(os.sched_getaffinity(0))
@@ -47,16 +53,17 @@ def main() -> None:
         register_optional_envs(train_id)
         env = gym.make(train_id)
         model = RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
-        obs = np.stack([env.observation_space.sample() for _ in range(config.run.n_envs)])
-        actions = np.stack([env.action_space.sample() for _ in range(config.run.n_envs)])
         chosen = "NumPy" if model._numpy_inference else "torch"
         model._numpy_inference = True  # both paths, whatever predict would choose
-        figures = []
-        for threads in sorted({1, cores}):
-            with threadpool_limits(threads, user_api="blas"):
-                figures.append(f"NumPy, {threads} BLAS thread(s): {per_frame_us(model.predict, obs, actions):.1f}")
-        figures.append(f"torch: {per_frame_us(model.torch_predict, obs, actions):.1f}")
-        print(f"{env_id} ({len(obs)} frames a call; predict uses {chosen}), µs a frame: " + "; ".join(figures), flush=True)
+        for batch_size in args.batch_sizes or [config.run.n_envs]:
+            obs = np.stack([env.observation_space.sample() for _ in range(batch_size)])
+            actions = np.stack([env.action_space.sample() for _ in range(batch_size)])
+            figures = []
+            for threads in sorted({1, cores}):
+                with threadpool_limits(threads, user_api="blas"):
+                    figures.append(f"NumPy, {threads} BLAS thread(s): {per_frame_us(model.predict, obs, actions):.1f}")
+            figures.append(f"torch: {per_frame_us(model.torch_predict, obs, actions):.1f}")
+            print(f"{env_id} ({batch_size} frames a call; predict uses {chosen}), µs a frame: " + "; ".join(figures), flush=True)
         env.close()
 
 

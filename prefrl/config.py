@@ -138,10 +138,17 @@ class QueryConfig:
         0, "Labels asked before PPO's first update, as a count (the paper's Atari runs: 500); 0 = initial_fraction."
     )
     decay_fraction: float = option(
-        0.25, "T0 of the label rate T0/(T+T0), as a fraction of the run's timesteps; smaller = front-loaded."
+        0.25,
+        "T0 of the label rate T0/(T+T0), as a fraction of the timesteps labels are asked over (label_deadline of "
+        "the run); smaller = front-loaded.",
     )
     decay_timesteps: int = option(
         0, "T0 of the label rate T0/(T+T0) in timesteps (the paper's Atari runs: 5e6); 0 = decay_fraction."
+    )
+    label_deadline: float = option(
+        1.0,
+        "Share of the run's timesteps by which the whole budget has been asked; PPO spends the rest on the last "
+        "fits of the reward net. 1 = labels until the end, as in the paper.",
     )
 
     def __post_init__(self) -> None:
@@ -158,6 +165,7 @@ class QueryConfig:
         _require(
             self.decay_timesteps >= 0, "decay_timesteps", self.decay_timesteps, "it must be >= 0 (0 = decay_fraction)"
         )
+        _require(0.0 < self.label_deadline <= 1.0, "label_deadline", self.label_deadline, "it must lie in (0, 1]")
 
 
 @dataclass(frozen=True)

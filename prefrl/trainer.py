@@ -56,7 +56,7 @@ from prefrl.reward.background import InlineFitter, ProcessFitter, reward_device
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.trainer import RewardTrainer
 from prefrl.runs import MetricsWriter, RunFolder, default_run_dir, read_train_config
-from prefrl.schedule import LabelSchedule
+from prefrl.schedule import LabelSchedule, label_schedule
 from prefrl.segments import SegmentBuffer, SegmentCutter
 from prefrl.selection import make_selector
 from prefrl.stopping import RunStopped
@@ -289,13 +289,7 @@ class PreferenceRL:
             state = json.loads((self.run.checkpoint / RunFolder.STATE).read_text())
         else:
             model = make_agent(run_cfg.algo, reward_env, run_cfg.algo_kwargs, seed, self.run, run_cfg.device)
-        schedule = LabelSchedule(
-            budget=query_cfg.labels,
-            total_timesteps=run_cfg.timesteps,
-            initial_fraction=query_cfg.initial_fraction,
-            decay_timesteps=query_cfg.decay_timesteps or query_cfg.decay_fraction * run_cfg.timesteps,
-            initial_count=query_cfg.initial_labels,
-        )
+        schedule = label_schedule(query_cfg, run_cfg.timesteps)
         rng = np.random.default_rng(seed)
         labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
         trainer = RewardTrainer(reward_model, self.config.reward, rng=seed)
