@@ -19,6 +19,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from prefrl.config import RunConfig
 from prefrl.envs import ScoreBoxes
 from prefrl.evaluation import evaluate, make_eval_env
+from prefrl.normalization import restored, save_stats, standardized
 from prefrl.policies import policy_for
 from prefrl.runs import RunFolder
 
@@ -46,13 +47,22 @@ def attach_logger(model: BaseAlgorithm, run: RunFolder) -> BaseAlgorithm:
 
 
 def make_agent(
-    algo: str, env: VecEnv, kwargs: Mapping[str, Any], seed: int, run: RunFolder, device: str = "auto"
+    algo: str,
+    env: VecEnv,
+    kwargs: Mapping[str, Any],
+    seed: int,
+    run: RunFolder,
+    device: str = "auto",
+    normalize_observations: bool = False,
 ) -> OnPolicyAlgorithm:
     """SB3 ``algo`` with the policy network its observations need (``prefrl.policies``), logging into the run folder.
 
     :param device: ``auto`` puts the policy on a GPU when torch sees one (SB3's rule), else ``cpu`` or ``cuda``.
+    :param normalize_observations: the policy reads ``env``'s observations standardized (``prefrl.normalization``).
     """
     cls = algo_class(algo)
+    if normalize_observations:
+        env = standardized(env)
     kwargs = dict(kwargs)
     policy, defaults = policy_for(env.observation_space)
     policy = kwargs.pop("policy", policy)
@@ -66,12 +76,17 @@ def make_agent(
 
 
 def load_agent(algo: str, path: Path, env: VecEnv, run: RunFolder, device: str = "auto") -> OnPolicyAlgorithm:
-    """A checkpointed agent (hyperparameters, optimizer and timestep count included), logging into ``run``."""
-    return attach_logger(algo_class(algo).load(path, env=env, device=device), run)
+    """A checkpointed agent (hyperparameters, optimizer, timestep count and observation statistics included),
+    logging into ``run``."""
+    return attach_logger(algo_class(algo).load(path, env=restored(env, path), device=device), run)
 
 
 def save_atomically(model: BaseAlgorithm, path: Path) -> None:
-    """Save the policy to a temporary zip and rename it into place: a kill never leaves half a checkpoint."""
+    """Save the policy to a temporary zip and rename it into place: a kill never leaves half a checkpoint.
+
+    Observation statistics, where the policy has them, are written first: a policy file is never newer than them.
+    """
+    save_stats(model, path)
     temporary = path.with_name(path.stem + ".tmp.zip")
     model.save(temporary)
     os.replace(temporary, path)

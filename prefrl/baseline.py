@@ -30,7 +30,7 @@ def run_baseline(config: RunConfig, progress: bool = True, stop: threading.Event
     run = RunFolder(config.out or default_run_dir(config.env_id, "baseline", config.seed))
     run.write_json(RunFolder.CONFIG, {"kind": "baseline", "run": to_dict(config)})
     env = make_vec(config.env_id, config.n_envs, config.seed, config.score_boxes)
-    model = make_agent(config.algo, env, config.algo_kwargs, config.seed, run, config.device)
+    model = make_agent(config.algo, env, config.algo_kwargs, config.seed, run, config.device, config.normalize_observations)
     metrics = MetricsWriter(run / RunFolder.METRICS)
     monitor = RunMonitor(
         eval_env=make_eval_env(config.env_id, config.eval_episodes, config.seed + 1, config.score_boxes),

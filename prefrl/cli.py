@@ -102,7 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(
         baseline,
         RunConfig,
-        only=("timesteps", "seed", "n_envs", "algo", "device", "eval_every", "eval_episodes", "final_eval_episodes", "out"),
+        only=(
+            "timesteps", "seed", "n_envs", "algo", "device", "eval_every", "eval_episodes", "final_eval_episodes",
+            "normalize_observations", "out",
+        ),
     )
 
     plot = commands.add_parser(

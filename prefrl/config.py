@@ -201,6 +201,11 @@ class RunConfig:
         (), "Boxes (top, bottom, left, right) of the 84x84 Atari frame blacked out: the score (from the preset).",
         cli=False,
     )
+    normalize_observations: bool = option(
+        False,
+        "Standardize the policy's observations by running statistics (SB3's VecNormalize, observations only; rl-zoo's "
+        "MuJoCo settings do). Saved beside the policy and applied in every evaluation; r̂ and the clips see raw ones.",
+    )
     train_env_kwargs: Mapping[str, Any] = option(
         None, "Keyword arguments of the training env alone (the preset's [train_env] table).", cli=False
     )

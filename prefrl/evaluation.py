@@ -11,6 +11,7 @@ from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.vec_env import VecEnv
 
 from prefrl.envs import ScoreBoxes, make_vec
+from prefrl.normalization import as_seen_by
 
 # Parallel envs used to run evaluation episodes: batched policy calls, without more envs than episodes.
 _MAX_EVAL_ENVS = 10
@@ -26,6 +27,7 @@ def make_eval_env(env_id: str, n_episodes: int, seed: int, score_boxes: ScoreBox
 
 
 def evaluate(model: BaseAlgorithm, env: VecEnv, n_episodes: int) -> tuple[float, float]:
-    """Mean and std of the true return over ``n_episodes`` deterministic episodes."""
-    mean, std = evaluate_policy(model, env, n_eval_episodes=n_episodes, deterministic=True, warn=False)
+    """Mean and std of the true return over ``n_episodes`` deterministic episodes (the policy reads the
+    observations through its own, frozen, normalization where it has one)."""
+    mean, std = evaluate_policy(model, as_seen_by(model, env), n_eval_episodes=n_episodes, deterministic=True, warn=False)
     return float(mean), float(std)

@@ -75,6 +75,7 @@ class Preset:
     :param score_boxes: ``(top, bottom, left, right)`` boxes of the 84×84 Atari frame to black out: the score.
     :param train_env: keyword arguments of the training env alone, as written in the file (e.g. a MinAtar variant's
         ``lost_game_charge``); the original env, which scores the policy, is made without them.
+    :param normalize_observations: the policy reads standardized observations (``prefrl.normalization``).
     """
 
     env_id: str
@@ -90,6 +91,7 @@ class Preset:
     query: Mapping[str, Any] = field(default_factory=dict)
     score_boxes: tuple[tuple[int, int, int, int], ...] = ()
     train_env: Mapping[str, Any] = field(default_factory=dict)
+    normalize_observations: bool = False
 
     def __post_init__(self) -> None:
         # Private copies, so that editing the caller's dict afterwards cannot change the preset. (Not a
@@ -216,6 +218,7 @@ _FIELDS: dict[str, tuple[type, bool, Callable[[Any], bool], str]] = {
     "query": (dict, False, lambda v: True, "a [query] table of prefrl.config.QueryConfig fields"),
     "score_boxes": (list, False, lambda v: True, "a list of [top, bottom, left, right] boxes of the 84x84 frame"),
     "train_env": (dict, False, lambda v: True, "a [train_env] table of keyword arguments of the training env"),
+    "normalize_observations": (bool, False, lambda v: True, "true or false"),
 }
 
 

@@ -54,6 +54,7 @@ def training_env(config: TrainConfig) -> gym.Env:
 def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     from prefrl.agent import algo_class
     from prefrl.config import TrainConfig, from_dict
+    from prefrl.normalization import observation_transform
     from prefrl.reward.nets import RewardEnsemble
 
     config = from_dict(TrainConfig, read_train_config(folder))
@@ -63,6 +64,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     env = training_env(config)
     reward_net = RewardEnsemble.load(folder, env.observation_space, env.action_space)
     policy = algo_class(config.run.algo).load(folder / RunFolder.POLICY, device="cpu")
+    policy_input = observation_transform(folder / RunFolder.POLICY)
     env.action_space.seed(seed)
     true, learned, source = [], [], []
     for episode in range(2 * episodes):
@@ -70,7 +72,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
         obs, _ = env.reset(seed=seed + episode)
         done = False
         while not done:
-            action = policy.predict(obs, deterministic=False)[0] if use_policy else env.action_space.sample()
+            action = policy.predict(policy_input(obs), deterministic=False)[0] if use_policy else env.action_space.sample()
             learned.append(float(reward_net.predict(np.asarray(obs)[None], np.asarray(action)[None])[0]))
             obs, reward, terminated, truncated, _ = env.step(action)
             true.append(float(reward))

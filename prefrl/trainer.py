@@ -90,6 +90,7 @@ def train_config(env_id: str, preset: str | Path | None = None, **overrides: Any
         "segment_length": loaded.segment_length,
         "score_boxes": loaded.score_boxes,
         "train_env_kwargs": dict(loaded.train_env),
+        "normalize_observations": loaded.normalize_observations,
     }
     query_values: dict[str, Any] = {"labels": loaded.labels, **loaded.query}
     stages: dict[type, dict[str, Any]] = {
@@ -288,7 +289,9 @@ class PreferenceRL:
             reward_model.load_state_dict(torch.load(self.run.checkpoint / RunFolder.REWARD_NET))
             state = json.loads((self.run.checkpoint / RunFolder.STATE).read_text())
         else:
-            model = make_agent(run_cfg.algo, reward_env, run_cfg.algo_kwargs, seed, self.run, run_cfg.device)
+            model = make_agent(
+                run_cfg.algo, reward_env, run_cfg.algo_kwargs, seed, self.run, run_cfg.device, run_cfg.normalize_observations
+            )
         schedule = label_schedule(query_cfg, run_cfg.timesteps)
         rng = np.random.default_rng(seed)
         labeler = Labeler(oracle, make_selector(query_cfg.selector, query_cfg.oversample), schedule, store, rng)
@@ -420,6 +423,7 @@ class PreferenceRL:
         """Clips of the initial policy from a separate env copy, the initial labels, the first fit."""
         run_cfg = self.config.run
         # Twice as many segments as initial pairs, so most segments appear in one pair only.
+        # The policy reads raw observations here: where it standardizes them, its statistics start as the identity.
         wanted = max(2 * schedule.initial, 2)
         warmup_env = LearnedRewardVecEnv(self._make_env(run_cfg.seed + _WARMUP_SEED_OFFSET, oracle), reward_model)
         try:
