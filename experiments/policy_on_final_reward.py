@@ -41,7 +41,10 @@ def main() -> None:
     # The run's config.json records schedules by name only; the preset rebuilds them.
     algo_kwargs = train_config(run_cfg.env_id, algo=run_cfg.algo).run.algo_kwargs
     with tempfile.TemporaryDirectory() as scratch:
-        model = make_agent(run_cfg.algo, LearnedRewardVecEnv(env, reward_net), algo_kwargs, args.seed, RunFolder(scratch), "cpu")
+        model = make_agent(
+            run_cfg.algo, LearnedRewardVecEnv(env, reward_net), algo_kwargs, args.seed, RunFolder(scratch), "cpu",
+            run_cfg.normalize_observations,
+        )
         model.learn(total_timesteps=args.timesteps or run_cfg.timesteps)
         mean, std = final_evaluation(model, run_cfg.env_id, run_cfg.final_eval_episodes, args.seed, run_cfg.score_boxes)
     print(f"{args.run}: a fresh {run_cfg.algo} on the final r̂ scored {mean:.1f} ± {std:.1f} on {run_cfg.env_id}")
