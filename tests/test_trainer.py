@@ -122,8 +122,8 @@ def test_stopped_run_resumes_with_every_label(tmp_path, stop):
     handler), it writes a checkpoint at the step it stops on and says how to go on, also when started with SIGINT
     ignored (as a script's background job is, which would otherwise never stop on Ctrl-C)."""
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "prefrl.cli", "train", "--env", "CartPole-v1", "--timesteps", "20000",
-               "--labels", "40", "--sync", "--checkpoint-every", "3000", "--no-progress", "--out", str(out)]
+    command = [sys.executable, "-m", "prefrl.cli", "train", "--env", "CartPole-v1", "--timesteps", "10000",
+               "--labels", "40", "--sync", "--checkpoint-every", "2000", "--no-progress", "--out", str(out)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     state = out / "checkpoint" / "trainer_state.json"
@@ -140,19 +140,19 @@ def test_stopped_run_resumes_with_every_label(tmp_path, stop):
         assert process.returncode == 130, errors
         assert f"go on with: prefrl train --resume {out}" in errors
         stopped_at = json.loads(state.read_text())["timesteps"]
-        assert checkpointed < stopped_at < 20_000 and not (out / "summary.json").exists()
+        assert checkpointed < stopped_at < 10_000 and not (out / "summary.json").exists()
     with ComparisonStore(out / "comparisons.sqlite", create=False) as store:
         before = {c.id: c.label for c in store.comparisons(answered=True)}
     assert before, "labels were given before the kill"
 
     summary = PreferenceRL.resume(out, progress=False).learn()
-    assert summary["timesteps"] >= 20_000
+    assert summary["timesteps"] >= 10_000
     assert summary["labels_used"] == 40
     with ComparisonStore(out / "comparisons.sqlite", create=False) as store:
         after = {c.id: c.label for c in store.comparisons(answered=True)}
     assert all(after[i] == label for i, label in before.items())
     steps = [int(r["timesteps"]) for r in rows(out / "metrics.csv")]
-    assert steps[-1] >= 20_000 and json.loads((out / "summary.json").read_text())["labels_used"] == 40
+    assert steps[-1] >= 10_000 and json.loads((out / "summary.json").read_text())["labels_used"] == 40
 
 
 @pytest.mark.parametrize(
