@@ -18,18 +18,29 @@ from prefrl.runs import MetricsWriter, RunFolder, default_run_dir
 from prefrl.stopping import RunStopped
 
 
-def run_baseline(config: RunConfig, progress: bool = True, stop: threading.Event | None = None) -> dict[str, Any]:
+def run_baseline(
+    config: RunConfig, progress: bool = True, stop: threading.Event | None = None, in_training_env: bool = False
+) -> dict[str, Any]:
     """Train ``config.algo`` on ``config.env_id`` with its true reward for ``config.timesteps`` steps; returns the summary.
 
     The env is the original one (it terminates), through the same observation pipeline as a preference run's.
     Once ``stop`` is set, PPO ends at its next step and :class:`~prefrl.stopping.RunStopped` is raised; a
     baseline has no resume, so the curve so far in ``metrics.csv`` is what it leaves.
+
+    :param in_training_env: train in the env a preference run trains in instead (``config.training_env_id``
+        with the preset's ``[train_env]`` table: the fixed horizon, no game end, a hold or charge), on that env's
+        own reward, the one the synthetic oracle reads; the policy is still scored in the original env. Set
+        beside the plain baseline, it splits a preference run's shortfall into what the variant costs RL itself
+        and what learning the reward from labels costs.
     """
     check_env_id(config.env_id)
     started = time.perf_counter()
-    run = RunFolder(config.out or default_run_dir(config.env_id, "baseline", config.seed))
-    run.write_json(RunFolder.CONFIG, {"kind": "baseline", "run": to_dict(config)})
-    env = make_vec(config.env_id, config.n_envs, config.seed, config.score_boxes)
+    trained_in = config.training_env_id if in_training_env else config.env_id
+    kind = "baseline-in-training-env" if in_training_env else "baseline"
+    run = RunFolder(config.out or default_run_dir(config.env_id, kind, config.seed))
+    run.write_json(RunFolder.CONFIG, {"kind": "baseline", "trained_in": trained_in, "run": to_dict(config)})
+    env_kwargs = config.train_env_kwargs if in_training_env else None
+    env = make_vec(trained_in, config.n_envs, config.seed, config.score_boxes, env_kwargs=env_kwargs)
     model = make_agent(config.algo, env, config.algo_kwargs, config.seed, run, config.device, config.normalize_observations)
     metrics = MetricsWriter(run / RunFolder.METRICS)
     monitor = RunMonitor(
@@ -51,4 +62,4 @@ def run_baseline(config: RunConfig, progress: bool = True, stop: threading.Event
         monitor.record_point()
     finally:
         metrics.close()
-    return finish_run(model, run, config, started, {"kind": "baseline", "labels_used": 0})
+    return finish_run(model, run, config, started, {"kind": "baseline", "trained_in": trained_in, "labels_used": 0})

@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     baseline.add_argument("--env", dest="env_id", default="CartPole-v1", help="Gymnasium id with a preset in envs/.")
     baseline.add_argument("--preset", default=None, help="A custom preset TOML file instead of envs/<env>.toml.")
     baseline.add_argument("--no-progress", action="store_true", help="No progress bar.")
+    baseline.add_argument(
+        "--in-training-env",
+        action="store_true",
+        help="Train in the env a preference run trains in (the preset's fixed-horizon variant and its [train_env] "
+        "table), on that env's own reward; scored in the original env as always. What the variant costs RL itself.",
+    )
     _add_config_options(
         baseline,
         RunConfig,
@@ -161,7 +167,7 @@ def _baseline(args: argparse.Namespace) -> dict[str, Any]:
     config = train_config(args.env_id, args.preset, **_overrides(args, (RunConfig,)))
     stop = threading.Event()
     with stop_on_signals(stop):
-        return run_baseline(config.run, progress=not args.no_progress, stop=stop)
+        return run_baseline(config.run, progress=not args.no_progress, stop=stop, in_training_env=args.in_training_env)
 
 
 def _plot(args: argparse.Namespace) -> int:
