@@ -223,44 +223,78 @@ class LostGameCharge(gym.Wrapper, gym.utils.RecordConstructorArgs):
     recognize (README, MinAtar SpaceInvaders). Without a hold it is paid in one lump, on the step that lost. The
     charge is in the reward the oracle reads, never in what the agent sees.
 
+    With ``discount`` (the γ the agent's returns are discounted by) the charge is the one that makes a lost game
+    end the discounted return as the original's episode end does: the new game's value, estimated by the recent
+    games' discounted scores, paid back where the loss is. In expectation the variant's discounted return from any
+    state is then the original's, so the same policies are best in both. Undiscounted, the charge (a whole game's
+    points) is larger than what a discounted learner loses by dying, and it asks for more caution than the
+    original game does.
+
     :param window: games averaged into the charge; the first game lost is charged nothing.
+    :param discount: if set, charge the discounted value of a new game (above) instead of its mean score.
     """
 
-    def __init__(self, env: gym.Env, window: int) -> None:
+    def __init__(self, env: gym.Env, window: int, discount: float | None = None) -> None:
         if window < 1:
             raise ValueError(f"lost_game_charge={window!r}: give the number of recent games to average (>= 1), or 0 for none.")
-        gym.utils.RecordConstructorArgs.__init__(self, window=window)
+        if discount is not None and not 0.0 < discount < 1.0:
+            raise ValueError(f"charge_discount={discount!r}: give the agent's discount, in (0, 1), or leave it out.")
+        gym.utils.RecordConstructorArgs.__init__(self, window=window, discount=discount)
         gym.Wrapper.__init__(self, env)
         self.recent_scores: deque[float] = deque(maxlen=window)
         self._hold: int = env.get_wrapper_attr("hold")
+        self._discount = discount
+        self._weight_of_next_point = 1.0
         self._score = 0.0
         self._charge_per_held_step = 0.0
         self._held_steps_left = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-        self._score = 0.0  # a game cut short by the horizon is no lost game, and its points are not the next one's
+        self._start_game()  # a game cut short by the horizon is no lost game, and its points are not the next one's
         self._held_steps_left = 0
         return self.env.reset(seed=seed, options=options)
+
+    def _start_game(self) -> None:
+        self._score, self._weight_of_next_point = 0.0, 1.0
+
+    def _charge(self, new_game_value: float) -> tuple[float, int]:
+        """The charge per step and the steps it is paid on, for a lost game followed by one worth ``new_game_value``."""
+        steps = max(self._hold, 1)
+        if self._discount is None:
+            return new_game_value / steps, steps
+        # Paid on the steps after the loss's frame, c (1 + γ + ... + γ^(H-1)) = γ^H V: the new game's value, seen
+        # from the lost game's last frame, H steps before it starts. Reset at once (H = 0): γ V on the losing step.
+        if not self._hold:
+            return self._discount * new_game_value, 1
+        gamma = self._discount
+        return gamma**self._hold * new_game_value * (1 - gamma) / (1 - gamma**self._hold), self._hold
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         if self._held_steps_left:
             self._held_steps_left -= 1
             return obs, float(reward) - self._charge_per_held_step, terminated, truncated, info
-        self._score += float(reward)
+        self._score += self._weight_of_next_point * float(reward)
+        if self._discount is not None:
+            self._weight_of_next_point *= self._discount
         if info.get("game_lost"):
-            charge = float(np.mean(self.recent_scores)) if self.recent_scores else 0.0
+            charge, steps = self._charge(float(np.mean(self.recent_scores)) if self.recent_scores else 0.0)
             self.recent_scores.append(self._score)
-            self._score = 0.0
+            self._start_game()
             if self._hold:
-                self._charge_per_held_step, self._held_steps_left = charge / self._hold, self._hold
+                self._charge_per_held_step, self._held_steps_left = charge, steps
             else:
                 reward = float(reward) - charge
         return obs, reward, terminated, truncated, info
 
 
 def make_continuing(
-    original_id: str, render_mode: str | None = None, hold_lost_game: int = 0, lost_game_charge: int = 0, **kwargs: Any
+    original_id: str,
+    render_mode: str | None = None,
+    hold_lost_game: int = 0,
+    lost_game_charge: int = 0,
+    charge_discount: float | None = None,
+    **kwargs: Any,
 ) -> gym.Env:
     """Entry point of every variant: the original env (as :func:`make_env` builds it) in :class:`ResetOnTermination`.
 
@@ -269,11 +303,14 @@ def make_continuing(
 
     :param hold_lost_game: steps a lost game stays on screen (:class:`ResetOnTermination`; a preset's ``[train_env]``).
     :param lost_game_charge: if set, :class:`LostGameCharge` over this many recent games (a preset's ``[train_env]``).
+    :param charge_discount: the discount of that charge (:class:`LostGameCharge`); the agent's γ.
     """
     # The outer make checks the env; checking the inner one too would only repeat its warnings.
     inner = make_env(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs)
     env = ResetOnTermination(inner, hold=hold_lost_game)
-    return LostGameCharge(env, lost_game_charge) if lost_game_charge else env
+    if charge_discount is not None and not lost_game_charge:
+        raise ValueError("charge_discount is the discount of lost_game_charge: set lost_game_charge as well.")
+    return LostGameCharge(env, lost_game_charge, discount=charge_discount) if lost_game_charge else env
 
 
 def make_env(env_id: str, render_mode: str | None = None, **kwargs: Any) -> gym.Env:

@@ -38,6 +38,9 @@ _GROUP_FOLDERS = ("Atari",)
 # The algorithm tables a preset may have, one per entry of prefrl.agent.ALGOS (a test holds the two together).
 _ALGO_TABLES = ("ppo", "a2c")
 
+# SB3's default discount, for PPO and A2C alike (a table without ``gamma`` gets it).
+_SB3_GAMMA = 0.99
+
 # PPO arguments that ``linear_schedule = true`` turns into schedules decaying linearly to 0.
 _SCHEDULED = ("learning_rate", "clip_range")
 
@@ -99,6 +102,20 @@ class Preset:
         for table in ("ppo", "reward", "a2c", "query", "train_env"):
             object.__setattr__(self, table, copy.deepcopy(dict(getattr(self, table))))
         object.__setattr__(self, "score_boxes", check_score_boxes(self.score_boxes))
+        self._check_charge_discount()
+
+    def _check_charge_discount(self) -> None:
+        """A lost game's discounted charge (``prefrl.atari.LostGameCharge``) is exact only at the agent's own γ."""
+        discount = self.train_env.get("charge_discount")
+        if discount is None:
+            return
+        for algo in _ALGO_TABLES:
+            gamma = getattr(self, algo).get("gamma", _SB3_GAMMA)
+            if gamma != discount:
+                raise ValueError(
+                    f"[train_env] charge_discount={discount!r} but [{algo}] gamma={gamma!r}: the charge pays back the "
+                    "new game's value at the agent's discount; give both the same value."
+                )
 
     def ppo_kwargs(self) -> dict[str, Any]:
         """A fresh dict for ``PPO(**kwargs)``; with ``linear_schedule``, lr and clip range become schedules."""

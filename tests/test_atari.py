@@ -76,26 +76,27 @@ def test_reset_underneath_returns_the_new_games_first_frame() -> None:
         ResetOnTermination(OneStepGame(), hold=-1)
 
 
+class ScriptedGames(gym.Env):
+    """Games scoring 3, 1, 5 and 2 points, one point a step; each ends on the step after its last point."""
+
+    observation_space = gym.spaces.Discrete(1)
+    action_space = gym.spaces.Discrete(1)
+    scores = [3, 1, 5, 2]
+
+    def __init__(self):
+        self.games = 0
+
+    def reset(self, *, seed=None, options=None):
+        self.left = self.scores[self.games % len(self.scores)]
+        self.games += 1
+        return 0, {}
+
+    def step(self, action):
+        self.left -= 1
+        return 0, 1.0 if self.left >= 0 else 0.0, self.left < 0, False, {}
+
+
 def test_a_lost_game_is_charged_the_mean_score_of_the_last_games() -> None:
-    class ScriptedGames(gym.Env):
-        """Games scoring 3, 1, 5 and 2 points, one point a step; each ends on the step after its last point."""
-
-        observation_space = gym.spaces.Discrete(1)
-        action_space = gym.spaces.Discrete(1)
-        scores = [3, 1, 5, 2]
-
-        def __init__(self):
-            self.games = 0
-
-        def reset(self, *, seed=None, options=None):
-            self.left = self.scores[self.games % len(self.scores)]
-            self.games += 1
-            return 0, {}
-
-        def step(self, action):
-            self.left -= 1
-            return 0, 1.0 if self.left >= 0 else 0.0, self.left < 0, False, {}
-
     env = LostGameCharge(ResetOnTermination(ScriptedGames()), window=2)
     env.reset()
     rewards = [env.step(0)[1] for _ in range(4 + 2 + 6 + 3)]
@@ -116,12 +117,47 @@ def test_a_lost_game_is_charged_the_mean_score_of_the_last_games() -> None:
     assert rewards == [1, 1, 1, 0.0, 0.0, 0.0, 1, 0.0, -1.5, -1.5, 1, 1, 1, 1, 1, 0.0, -1.0, -1.0]
 
 
+def test_a_discounted_charge_pays_back_the_value_of_the_new_game() -> None:
+    env = LostGameCharge(ResetOnTermination(ScriptedGames()), window=2, discount=0.5)
+    env.reset()
+    rewards = [env.step(0)[1] for _ in range(4 + 2 + 6)]
+    # Games of 3, 1 and 5 points: discounted scores 1 + 0.5 + 0.25 = 1.75, then 1, then 1.9375; reset at once, the losing step pays back
+    # γ V = 0.5 x (mean of the earlier games' discounted scores).
+    assert rewards == [1, 1, 1, 0.0, 1, -0.875, 1, 1, 1, 1, 1, -0.6875]
+    assert list(env.recent_scores) == [1.0, 1.9375]
+
+    held = LostGameCharge(ResetOnTermination(ScriptedGames(), hold=2), window=2, discount=0.5)
+    held.reset()
+    rewards = [held.step(0)[1] for _ in range(4 + 2 + 2 + 2)]
+    # Held two steps: c + γ c = γ² V, so c = 0.25 x 1.75 / 1.5; from the lost frame the return is then 0.
+    charge = 0.25 * 1.75 / 1.5
+    assert rewards == pytest.approx([1, 1, 1, 0.0, 0.0, 0.0, 1, 0.0, -charge, -charge])
+    assert -charge - 0.5 * charge + 0.25 * 1.75 == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="charge_discount=1.0"):
+        LostGameCharge(ResetOnTermination(ScriptedGames()), window=2, discount=1.0)
+
+
+def test_a_charge_discount_must_be_the_agents_and_needs_a_charge() -> None:
+    from dataclasses import replace
+
+    from prefrl.atari import make_continuing
+    from prefrl.presets import load_preset
+
+    preset = load_preset("MinAtar/Breakout-v1")
+    with pytest.raises(ValueError, match=r"charge_discount=0.9 but \[ppo\] gamma=0.99"):
+        replace(preset, train_env={"lost_game_charge": 10, "charge_discount": 0.9})
+    with pytest.raises(ValueError, match=r"\[a2c\] gamma=0.99"):
+        replace(preset, ppo={**preset.ppo, "gamma": 0.9}, train_env={"lost_game_charge": 10, "charge_discount": 0.9})
+    with pytest.raises(ValueError, match="set lost_game_charge as well"):
+        make_continuing("MinAtar/Breakout-v1", charge_discount=0.99)
+
+
 def test_the_train_env_table_reaches_the_training_env_only() -> None:
     from prefrl.envs import make_vec
     from prefrl.trainer import train_config
 
     config = train_config("MinAtar/SpaceInvaders-v1")
-    assert config.run.train_env_kwargs == {"hold_lost_game": 25, "lost_game_charge": 10}
+    assert config.run.train_env_kwargs == {"hold_lost_game": 25, "lost_game_charge": 10, "charge_discount": 0.99}
     train = make_vec(config.run.train_env_id, 1, 0, env_kwargs=config.run.train_env_kwargs)
     assert train.envs[0].get_wrapper_attr("recent_scores").maxlen == 10
     assert train.envs[0].get_wrapper_attr("hold") == 25
