@@ -244,6 +244,7 @@ class LostGameCharge(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.recent_scores: deque[float] = deque(maxlen=window)
         self._hold: int = env.get_wrapper_attr("hold")
         self._discount = discount
+        self._score_discount = 1.0 if discount is None else discount  # a game's score: its points, discounted or not
         self._weight_of_next_point = 1.0
         self._score = 0.0
         self._charge_per_held_step = 0.0
@@ -257,17 +258,16 @@ class LostGameCharge(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def _start_game(self) -> None:
         self._score, self._weight_of_next_point = 0.0, 1.0
 
-    def _charge(self, new_game_value: float) -> tuple[float, int]:
-        """The charge per step and the steps it is paid on, for a lost game followed by one worth ``new_game_value``."""
+    def _charge_per_step(self, new_game_value: float) -> float:
+        """The charge on each of the ``max(hold, 1)`` steps that pay for a lost game followed by one worth
+        ``new_game_value``: the held steps, or the losing step itself when the game resets at once."""
         steps = max(self._hold, 1)
         if self._discount is None:
-            return new_game_value / steps, steps
-        # Paid on the steps after the loss's frame, c (1 + γ + ... + γ^(H-1)) = γ^H V: the new game's value, seen
-        # from the lost game's last frame, H steps before it starts. Reset at once (H = 0): γ V on the losing step.
-        if not self._hold:
-            return self._discount * new_game_value, 1
+            return new_game_value / steps
+        # c (1 + γ + ... + γ^(H-1)) = γ^H V: the new game's value, seen from the lost game's last frame H steps
+        # before it starts (reset at once, H = 1: γ V on the losing step, whose frame is already the new game's).
         gamma = self._discount
-        return gamma**self._hold * new_game_value * (1 - gamma) / (1 - gamma**self._hold), self._hold
+        return gamma**steps * new_game_value * (1 - gamma) / (1 - gamma**steps)
 
     def step(self, action: Any) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
@@ -275,14 +275,13 @@ class LostGameCharge(gym.Wrapper, gym.utils.RecordConstructorArgs):
             self._held_steps_left -= 1
             return obs, float(reward) - self._charge_per_held_step, terminated, truncated, info
         self._score += self._weight_of_next_point * float(reward)
-        if self._discount is not None:
-            self._weight_of_next_point *= self._discount
+        self._weight_of_next_point *= self._score_discount
         if info.get("game_lost"):
-            charge, steps = self._charge(float(np.mean(self.recent_scores)) if self.recent_scores else 0.0)
+            charge = self._charge_per_step(float(np.mean(self.recent_scores)) if self.recent_scores else 0.0)
             self.recent_scores.append(self._score)
             self._start_game()
             if self._hold:
-                self._charge_per_held_step, self._held_steps_left = charge, steps
+                self._charge_per_held_step, self._held_steps_left = charge, self._hold
             else:
                 reward = float(reward) - charge
         return obs, reward, terminated, truncated, info
@@ -305,11 +304,11 @@ def make_continuing(
     :param lost_game_charge: if set, :class:`LostGameCharge` over this many recent games (a preset's ``[train_env]``).
     :param charge_discount: the discount of that charge (:class:`LostGameCharge`); the agent's γ.
     """
+    if charge_discount is not None and not lost_game_charge:
+        raise ValueError("charge_discount is the discount of lost_game_charge: set lost_game_charge as well.")
     # The outer make checks the env; checking the inner one too would only repeat its warnings.
     inner = make_env(original_id, render_mode=render_mode, disable_env_checker=True, **kwargs)
     env = ResetOnTermination(inner, hold=hold_lost_game)
-    if charge_discount is not None and not lost_game_charge:
-        raise ValueError("charge_discount is the discount of lost_game_charge: set lost_game_charge as well.")
     return LostGameCharge(env, lost_game_charge, discount=charge_discount) if lost_game_charge else env
 
 
