@@ -25,6 +25,10 @@ def _require(condition: bool, name: str, value: Any, allowed: str) -> None:
         raise ValueError(f"{name}={value!r} is not allowed: {allowed}.")
 
 
+NEXT_OBS_MODES = ("none", "joined", "change")
+"""Values of ``RewardConfig.next_obs``: o alone, o and o' joined, or o' − o (``prefrl.reward.transitions``)."""
+
+
 @dataclass(frozen=True)
 class OracleConfig:
     """The synthetic oracle's noise model (Christiano et al. 2017 §3.1; Lee et al. 2021, B-Pref)."""
@@ -63,6 +67,12 @@ class RewardConfig:
         "Feed the action to r̂ (the paper's r̂(o, a)). Turn off where the reward is a function of the state alone: "
         "an action input lets r̂ pay for actions as such, a bonus the policy chases instead of the task.",
     )
+    next_obs: str = option(
+        "none",
+        "Feed r̂ the observation after the step as well (prefrl.reward.transitions): 'joined' reads o and o' side by "
+        "side, 'change' only o' - o (an MLP; for rewards that are events, such as a brick breaking or a game lost), "
+        "'none' o alone.",
+    )
     learning_rate: float = option(1e-3, "Adam learning rate of the reward net.")
     batch_size: int = option(64, "Comparisons per gradient step.")
     random_answer_prob: float = option(
@@ -97,6 +107,7 @@ class RewardConfig:
             self.hidden_sizes,
             "give one or more positive widths, e.g. (64, 64)",
         )
+        _require(self.next_obs in NEXT_OBS_MODES, "next_obs", self.next_obs, f"use one of {NEXT_OBS_MODES}")
         _require(self.learning_rate > 0, "learning_rate", self.learning_rate, "it must be > 0")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, "it must be >= 1")
         _require(

@@ -56,6 +56,7 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
     from prefrl.config import TrainConfig, from_dict
     from prefrl.normalization import observation_transform
     from prefrl.reward.nets import RewardEnsemble
+    from prefrl.wrappers import reward_inputs
 
     config = from_dict(TrainConfig, read_train_config(folder))
     for name in (RunFolder.POLICY, RunFolder.REWARD_NET):
@@ -73,8 +74,10 @@ def _replay(folder: Path, episodes: int, seed: int) -> dict[str, np.ndarray]:
         done = False
         while not done:
             action = policy.predict(policy_input(obs), deterministic=False)[0] if use_policy else env.action_space.sample()
-            learned.append(float(reward_net.predict(np.asarray(obs)[None], np.asarray(action)[None])[0]))
-            obs, reward, terminated, truncated, _ = env.step(action)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            inputs = reward_inputs(reward_net, np.asarray(obs)[None], np.asarray(next_obs)[None])
+            learned.append(float(reward_net.predict(inputs, np.asarray(action)[None])[0]))
+            obs = next_obs
             true.append(float(reward))
             source.append(POLICY if use_policy else RANDOM)
             done = terminated or truncated

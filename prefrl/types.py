@@ -76,7 +76,9 @@ class Segment:
     The true reward travels with the segment so that the synthetic oracle, plots and evaluation can read
     it; the agent never sees it.
 
-    :param obs: observations ``o_t`` before each action, shape ``(T, *obs_shape)``.
+    :param obs: observations ``o_t`` before each action, shape ``(T, *obs_shape)``; where the reward net reads the
+        step's outcome too (``RewardConfig.next_obs``), what it reads of ``o_t`` and ``o_t+1``
+        (``prefrl.reward.transitions``), so that the clip is scored and fit on exactly what PPO was paid for.
     :param actions: the actions ``a_t`` sent to the env (already clipped to a Box's bounds), ``(T, *act_shape)``.
     :param true_rewards: the env's hidden reward for each step, ``(T,)``.
     :param env_index: which of the parallel envs it came from.

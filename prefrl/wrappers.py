@@ -14,8 +14,21 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
+from prefrl.reward.transitions import TransitionLayout
 from prefrl.segments import StepBatch
 from prefrl.types import EnsembleRewardFunction, RewardFunction
+
+
+def reads_transitions(reward_fn: RewardFunction) -> TransitionLayout | None:
+    """How ``reward_fn`` joins o and o' when it reads the step's outcome too (a ``transitions`` attribute, as
+    :class:`~prefrl.reward.nets.RewardEnsemble` with ``next_obs`` set has); ``None`` when it reads o alone."""
+    return getattr(reward_fn, "transitions", None)
+
+
+def reward_inputs(reward_fn: RewardFunction, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+    """What ``reward_fn`` reads of steps ``(*lead, *obs_shape)``: ``obs``, or what it reads of ``obs`` and ``next_obs``."""
+    transitions = reads_transitions(reward_fn)
+    return obs if transitions is None else transitions.inputs(obs, next_obs)
 
 
 def check_finite(rewards: np.ndarray, source: str) -> None:
@@ -51,11 +64,13 @@ class EpisodeReturns:
 
 
 class LearnedRewardVecEnv(VecEnvWrapper):
-    """Replaces the reward of every env with ``reward_fn.predict(obs, actions)``, batched over envs.
+    """Replaces the reward of every env with ``reward_fn.predict(obs, actions)``, batched over envs; a reward
+    function that reads the step's outcome too (:func:`reads_transitions`) gets ``(o, o')`` joined as its ``obs``.
 
     :param venv: the vectorized env (its reward is the true one).
     :param reward_fn: scores ``(obs, actions)`` batches; swap it with :meth:`set_reward_fn`.
-    :param record: keep every step for :meth:`drain_steps` (what segments are cut from). For an ensemble
+    :param record: keep every step for :meth:`drain_steps` (what segments are cut from): what the reward function
+        read, the action, the true reward, the done flag. For an ensemble
         (:class:`~prefrl.types.EnsembleRewardFunction`) each member's reward of each step is kept too, with the
         version of the weights that gave it: query selection reuses them instead of scoring the clips again.
     """
@@ -75,6 +90,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         self.reward_fn = reward_fn
         # Checked once here, not at every step: an isinstance against a protocol inspects the object's attributes.
         self._ensemble = reward_fn if isinstance(reward_fn, EnsembleRewardFunction) else None
+        self._transitions = reads_transitions(reward_fn)
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -89,11 +105,18 @@ class LearnedRewardVecEnv(VecEnvWrapper):
         obs, true_rewards, dones, infos = self.venv.step_wait()
         assert self._last_obs is not None and self._actions is not None, "step_wait before reset/step_async"
         check_finite(true_rewards, "the environment")
+        inputs = self._last_obs
+        if self._transitions is not None:
+            # An env that finished was reset at once: its o' is the terminal observation SB3 keeps in the info.
+            next_obs = obs.copy() if dones.any() else obs
+            for env in np.flatnonzero(dones):
+                next_obs[env] = infos[env]["terminal_observation"]
+            inputs = self._transitions.inputs(self._last_obs, next_obs)
         members = None
         if self._ensemble is not None:
-            learned, members = self._ensemble.predict_members(self._last_obs, self._actions)
+            learned, members = self._ensemble.predict_members(inputs, self._actions)
         else:
-            learned = self.reward_fn.predict(self._last_obs, self._actions)
+            learned = self.reward_fn.predict(inputs, self._actions)
         learned = np.asarray(learned, dtype=np.float32).reshape(-1)
         check_finite(learned, "the reward function")
         if self.record:
@@ -101,7 +124,7 @@ class LearnedRewardVecEnv(VecEnvWrapper):
                 self._member_steps.append((self._ensemble.weights_version(), members.reshape(len(members), -1).T))
             # Present only when the envs carry a RenderStateRecorder (a person will watch clips).
             states = np.stack([info.pop("render_state") for info in infos]) if "render_state" in infos[0] else None
-            self._steps.append((self._last_obs, self._actions, true_rewards, dones, states))
+            self._steps.append((inputs, self._actions, true_rewards, dones, states))
         for info, true_reward in zip(infos, true_rewards.tolist()):
             info["true_reward"] = true_reward
         self.returns.add(true_rewards, learned, dones)
@@ -135,7 +158,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
 
 
 class LearnedReward(gym.Wrapper):
-    """Single-env version: ``reward = reward_fn(o_t, a_t)``; the env's reward goes to ``info["true_reward"]``.
+    """Single-env version: ``reward = reward_fn(o_t, a_t)`` (or of ``(o_t, o_t+1)`` joined, as in the vectorized
+    one); the env's reward goes to ``info["true_reward"]``.
 
     At an episode's end ``info["episode_returns"]`` holds ``{"true": ..., "learned": ...}``.
     """
@@ -158,7 +182,8 @@ class LearnedReward(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         obs, true_reward, terminated, truncated, info = self.env.step(action)
         check_finite(np.asarray([true_reward], dtype=np.float64), "the environment")
-        learned = np.asarray(self.reward_fn.predict(np.asarray(self._last_obs)[None], np.asarray(action)[None]))
+        inputs = reward_inputs(self.reward_fn, np.asarray(self._last_obs)[None], np.asarray(obs)[None])
+        learned = np.asarray(self.reward_fn.predict(inputs, np.asarray(action)[None]))
         learned = learned.reshape(-1)
         check_finite(learned, "the reward function")
         info["true_reward"] = float(true_reward)

@@ -82,7 +82,20 @@ def test_asynchronous_run_completes_with_its_budget_and_starts_its_fitter_after_
     assert summary["reward_fits"] >= 1
 
 
-def test_background_process_fits_from_the_store_and_sends_weights(tmp_path):
+def test_run_whose_reward_net_reads_transitions_fits_in_the_background_and_stores_them(tmp_path):
+    # The store keeps what r̂ read (the background fitter's own copy: the test below).
+    config = train_config("CartPole-v1", timesteps=6_000, labels=30, seed=1, next_obs="joined", out=str(tmp_path / "run"))
+    summary = PreferenceRL(config, progress=False).learn()
+    assert summary["labels_used"] == 30 and summary["reward_fits"] >= 1
+    with ComparisonStore(tmp_path / "run" / "comparisons.sqlite", create=False) as store:
+        clips = [clip for c in store.comparisons() for clip in (c.left, c.right)]
+    assert {clip.obs.shape for clip in clips} == {(25, 8)}  # CartPole's 4 numbers before and 4 after each step
+    assert all((clip.obs[1:, :4] == clip.obs[:-1, 4:]).all() for clip in clips)  # o' of a step is o of the next
+
+
+@pytest.mark.parametrize("next_obs", ["none", "joined"])
+def test_background_process_fits_from_the_store_and_sends_weights(tmp_path, next_obs):
+    # With next_obs joined the fitter rebuilds the net from the env's 3 numbers and reads stored clips of 6.
     import numpy as np
     from gymnasium import spaces
 
@@ -95,12 +108,13 @@ def test_background_process_fits_from_the_store_and_sends_weights(tmp_path):
     store = ComparisonStore(tmp_path / "store.sqlite")
     pairs = []
     for _ in range(40):
-        left, right = (Segment(rng.normal(size=(5, 3)).astype(np.float32), rng.integers(0, 2, 5), rng.normal(size=5))
+        width = 6 if next_obs == "joined" else 3
+        left, right = (Segment(rng.normal(size=(5, width)).astype(np.float32), rng.integers(0, 2, 5), rng.normal(size=5))
                        for _ in range(2))
         pairs.append((left, right))
     ids = store.add_queries(pairs, oracle="test", timestep=0)
     store.answer_many(ids, [Label.LEFT if l.obs[:, 0].sum() > r.obs[:, 0].sum() else Label.RIGHT for l, r in pairs])
-    config = RewardConfig(ensemble_size=2, hidden_sizes=(8,), max_epochs=20)
+    config = RewardConfig(ensemble_size=2, hidden_sizes=(8,), max_epochs=20, next_obs=next_obs)
     model = RewardEnsemble.from_config(spaces.Box(-np.inf, np.inf, (3,)), spaces.Discrete(2), config)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fitter = ProcessFitter(model, config, store.path, seed=0)

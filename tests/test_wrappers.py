@@ -113,3 +113,50 @@ def test_vec_wrapper_keeps_each_members_reward_with_the_weights_version():
     env.step(np.array([0, 0]))
     mixed = env.drain_steps()
     assert mixed.member_rewards is None and mixed.scored_by is None
+
+
+class CountingEnv(gym.Env):
+    """Observation = the step count; ends after 3 steps, so a vector env resets it underneath."""
+
+    observation_space = gym.spaces.Box(0, 10, (1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, seed=None, options=None):
+        self.t = 0
+        return np.array([0.0], dtype=np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([float(self.t)], dtype=np.float32), 1.0, self.t == 3, False, {}
+
+
+class TransitionReward(ObsSumReward):
+    """Reads (o, o') joined end to end: r̂ = o + 10·o' with the action ignored (CountingEnv's o is one number)."""
+
+    def __init__(self):
+        super().__init__()
+        from prefrl.reward.transitions import TransitionLayout
+
+        self.transitions = TransitionLayout.for_space(CountingEnv.observation_space, "joined")
+
+    def predict(self, obs, actions):
+        self.calls += 1
+        return obs[..., 0] + 10.0 * obs[..., 1]
+
+
+def test_vec_wrapper_pays_transitions_with_the_terminal_observation_at_an_episode_end():
+    reward = TransitionReward()
+    env = LearnedRewardVecEnv(make_vec_env(CountingEnv, n_envs=2, seed=0), reward)
+    env.reset()
+    paid = [env.step(np.array([0, 1]))[1].tolist() for _ in range(4)]
+    # o -> o': 0->1, 1->2, 2->3 (the end: o' is the terminal 3, not the reset 0), then 0->1 in the new episode.
+    assert paid == [[10.0, 10.0], [21.0, 21.0], [32.0, 32.0], [10.0, 10.0]]
+    batch = env.drain_steps()
+    assert batch.obs.shape == (4, 2, 2)  # segments keep what r̂ read, o and o' joined
+    assert batch.obs[:, 0].tolist() == [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [0.0, 1.0]]
+
+
+def test_single_env_wrapper_pays_transitions():
+    env = LearnedReward(CountingEnv(), TransitionReward())
+    env.reset()
+    assert [env.step(0)[1] for _ in range(3)] == [10.0, 21.0, 32.0]

@@ -26,6 +26,7 @@ from torch import nn
 from prefrl.config import RewardConfig, TrainConfig, from_dict
 from prefrl.images import image_layout
 from prefrl.reward.cnn import NUMPY_TRUNK_MAX_MULTIPLY_ADDS, ConvEnsembleTrunk, NumpyTrunk
+from prefrl.reward.transitions import TransitionLayout
 from prefrl.runs import RunFolder, read_train_config
 
 
@@ -64,6 +65,9 @@ class RewardEnsemble(nn.Module):
     :param hidden_sizes: hidden widths of every member.
     :param generator: source of the initial weights (seeded by the trainer, so a seed fixes the whole run).
     :param use_actions: whether r̂ reads the action (r̂(o, a)) or the observation alone (r̂(o)).
+    :param next_obs: whether r̂ also reads the observation after the step, r̂(o, a, o'), and how (``"joined"`` or
+        ``"change"``; ``"none"``: not). Its inputs are then ``transitions.inputs(o, o')``
+        (``prefrl.reward.transitions``), of shape ``input_space.shape``.
 
     **Your own reward model.** Subclass this and override :meth:`member_rewards`, the members' head: it gets the
     standardized (observation, action) features and, for images, the conv trunk's features, and returns one raw
@@ -83,17 +87,21 @@ class RewardEnsemble(nn.Module):
         hidden_sizes: Sequence[int] = (64, 64),
         generator: torch.Generator | None = None,
         use_actions: bool = True,
+        next_obs: str = "none",
     ) -> None:
         super().__init__()
         self.observation_space = observation_space
         self.action_space = action_space
         self.ensemble_size = int(ensemble_size)
         self.use_actions = bool(use_actions)
-        layout = image_layout(observation_space)
+        # What the wrapper joins o and o' with (prefrl.reward.transitions), read through `input_space` from here on.
+        self.transitions = None if next_obs == "none" else TransitionLayout.for_space(observation_space, next_obs)
+        self.input_space = observation_space if self.transitions is None else self.transitions.space
+        layout = image_layout(observation_space) if self.transitions is None else self.transitions.image_layout()
         self.trunk = None if layout is None else ConvEnsembleTrunk(layout, self.ensemble_size, generator)
         # What `features` returns: the flat observation and the action, or only the action when a trunk reads
         # the frames (standardizing pixels one by one would break the convolutions' translation invariance).
-        obs_width = space_width(observation_space, "observation") if self.trunk is None else 0
+        obs_width = space_width(self.input_space, "observation") if self.trunk is None else 0
         action_width = space_width(action_space, "action")  # checked even when unused: the policy acts in it
         self.in_features = obs_width + (action_width if self.use_actions else 0)
         head_width = self.in_features + (0 if self.trunk is None else self.trunk.out_features)
@@ -143,6 +151,9 @@ class RewardEnsemble(nn.Module):
         generator: torch.Generator | None = None,
     ) -> "RewardEnsemble":
         """The ensemble a run's :class:`~prefrl.config.RewardConfig` describes (its size, widths and inputs)."""
+        # Passed only when on, so a subclass written before the option existed (README's example without
+        # ``**options``) keeps working wherever it is not used.
+        next_obs = {} if config.next_obs == "none" else {"next_obs": config.next_obs}
         return cls(
             observation_space,
             action_space,
@@ -150,6 +161,7 @@ class RewardEnsemble(nn.Module):
             config.hidden_sizes,
             generator=generator,
             use_actions=config.use_actions,
+            **next_obs,
         )
 
     @classmethod
@@ -174,7 +186,7 @@ class RewardEnsemble(nn.Module):
         With a conv trunk these are the action's features only; the trunk reads the frames.
         """
         batch = obs.shape[0]
-        columns = [] if self.trunk is not None else [_encode(obs, self.observation_space, batch)]
+        columns = [] if self.trunk is not None else [_encode(obs, self.input_space, batch)]
         if self.use_actions:
             act_features = _encode(actions, self.action_space, batch)
             if isinstance(self.action_space, spaces.Box):
@@ -205,7 +217,7 @@ class RewardEnsemble(nn.Module):
 
     def forward(self, obs: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
         """Raw per-member rewards for observations and actions of any leading shape ``(*lead, ...)`` -> ``(N, *lead)``."""
-        obs_shape = self.observation_space.shape or ()
+        obs_shape = self.input_space.shape or ()
         lead = obs.shape[: obs.dim() - len(obs_shape)]
         flat_obs = obs.reshape(-1, *obs_shape)  # (B, *obs_shape)
         flat_actions = actions.reshape(flat_obs.shape[0], -1)  # (B, act) or (B, 1) for Discrete
@@ -288,12 +300,12 @@ class RewardEnsemble(nn.Module):
         if not self._numpy_inference:
             return self._torch_predict_members(obs, actions)
         layers, mean, std, shift, scale, trunk = self._numpy_weights()
-        obs_shape = self.observation_space.shape or ()
+        obs_shape = self.input_space.shape or ()
         obs = np.asarray(obs)
         lead = obs.shape[: obs.ndim - len(obs_shape)]
         batch = int(np.prod(lead))
         # Only the inputs the net reads are encoded: this runs once per env step.
-        columns = [] if trunk is not None else [_encode_numpy(obs, self.observation_space, batch)]
+        columns = [] if trunk is not None else [_encode_numpy(obs, self.input_space, batch)]
         if self.use_actions:
             act_features = _encode_numpy(np.asarray(actions), self.action_space, batch)  # (B, act)
             if isinstance(self.action_space, spaces.Box):

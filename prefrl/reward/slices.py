@@ -26,7 +26,7 @@ def member_rewards(model: "RewardEnsemble", obs: np.ndarray, actions: np.ndarray
     """``model(obs, actions)``, raw per-member rewards ``(N, *lead)`` on the CPU for arrays of leading shape
     ``lead``, computed on the model's inference device on slices of the first axis holding about ``rows`` steps
     each (at least one entry of that axis)."""
-    obs_dims = len(model.observation_space.shape or ())
+    obs_dims = len(model.input_space.shape or ())
     lead = obs.shape[: obs.ndim - obs_dims]
     per_slice = max(1, rows // max(1, int(np.prod(lead[1:]))))
     parts = [

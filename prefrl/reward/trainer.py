@@ -210,7 +210,7 @@ class RewardTrainer:
         )
 
     def _fit_input_normalization(self, batch: PairBatch) -> None:
-        obs_shape = self.model.observation_space.shape or ()
+        obs_shape = self.model.input_space.shape or ()
         with torch.no_grad():
             self.model.input_mean.zero_()
             self.model.input_std.fill_(1.0)

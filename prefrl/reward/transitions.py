@@ -1,0 +1,94 @@
+"""What the reward net reads of a step when it also sees the step's outcome: r̂(o, a, o').
+
+A game's reward is an event at a transition: a brick breaks, an alien is hit, the ball is lost and the game
+starts over. The observation before the action shows only that the event may come; the one after shows that it
+came. Read together, the reward becomes a difference between two frames (MinAtar Breakout's is the bricks that
+went missing) instead of a forecast from where the ball is heading, and a game reset underneath the agent is on
+screen in o' rather than nowhere (README, "Rewards at transitions").
+
+Two ways to read a step (``RewardConfig.next_obs``):
+
+- ``"joined"``: o and o' side by side, along an image's channel axis or end to end for a flat vector. A frame
+  stack takes only the newest frame of o' (its other frames are o's own), so a clip's joined stacks still slide by
+  one frame a step and are stored once each (``prefrl.frames``). The net keeps its kind (a CNN for images).
+- ``"change"``: only o' − o, flattened, for an MLP. What did not change is not there to read, so the net cannot
+  pay for where the agent is rather than for what happened: from 1000 noise-free MinAtar Breakout labels its
+  per-step correlation with the true reward was 0.77, against 0.63 joined and 0.19 for o alone. Meant for
+  vectors and small grids (an 84×84 stack flattens into 28k inputs), and for rewards that are events: a reward
+  for a state held (a pole kept upright) does not show in what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from gymnasium import spaces
+
+from prefrl.config import NEXT_OBS_MODES
+from prefrl.images import ImageLayout, image_layout
+
+
+@dataclass(frozen=True)
+class TransitionLayout:
+    """How ``(o, o')`` of one observation space becomes the reward net's input.
+
+    :param observation_space: the env's observation space (a ``Box``).
+    :param change: read o' − o, flattened, instead of o and o' joined.
+    :param axis: the axis of the joined arrays (counted from the end) along which o' is appended.
+    :param newest_frame_only: append only o''s last frame on that axis (a frame stack), not all of o'.
+    """
+
+    observation_space: spaces.Box
+    change: bool
+    axis: int = -1
+    newest_frame_only: bool = False
+
+    @classmethod
+    def for_space(cls, space: spaces.Space, mode: str) -> TransitionLayout:
+        """The input of ``mode`` (``"joined"`` or ``"change"``) for ``space``; a clear error where it has none."""
+        if mode not in NEXT_OBS_MODES[1:]:
+            raise ValueError(f"next_obs={mode!r}: a transition is read 'joined' or as a 'change' ('none' reads o alone).")
+        if mode == "change":
+            if not isinstance(space, spaces.Box):
+                raise ValueError(f"next_obs='change' reads o' − o of a Box; the observation space {space} is none.")
+            return cls(space, change=True)
+        if not isinstance(space, spaces.Box) or len(space.shape) not in (1, 3):
+            raise ValueError(
+                f"next_obs='joined' joins o and o' along a flat vector's or an image's channel axis; the observation "
+                f"space {space} has neither. Flatten it (gymnasium.wrappers.FlattenObservation) or use 'change'."
+            )
+        layout = image_layout(space)
+        if layout is None:
+            return cls(space, change=False)
+        # uint8 channels first is a frame stack, as prefrl.frames reads it (gymnasium's stack puts frames first).
+        frame_stack = layout.channels_first and space.dtype == np.uint8
+        return cls(space, change=False, axis=-3 if layout.channels_first else -1, newest_frame_only=frame_stack)
+
+    @property
+    def space(self) -> spaces.Box:
+        """The input's space, one step's."""
+        low, high = self.observation_space.low, self.observation_space.high
+        if self.change:
+            width = (high.astype(np.float32) - low.astype(np.float32)).reshape(-1)
+            return spaces.Box(-width, width, dtype=np.float32)
+        return spaces.Box(self.inputs(low, low), self.inputs(high, high), dtype=self.observation_space.dtype)
+
+    def image_layout(self) -> ImageLayout | None:
+        """The joined images' layout, from the observation's: more channels where they were (guessing the channel
+        axis from the joined shape could flip it: MinAtar's 10×10×6 joins into 10×10×12). A change is flat."""
+        layout = None if self.change else image_layout(self.observation_space)
+        if layout is None:
+            return None
+        return replace(layout, channels=self.space.shape[self.axis])
+
+    def inputs(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
+        """What the net reads of steps whose ``obs`` and ``next_obs`` are ``(*lead, *obs_shape)``: ``(*lead, *input_shape)``."""
+        obs, next_obs = np.asarray(obs), np.asarray(next_obs)
+        if obs.shape != next_obs.shape:
+            raise ValueError(f"o has shape {obs.shape} and o' {next_obs.shape}; a transition reads two of one shape.")
+        if self.change:
+            lead = obs.shape[: obs.ndim - len(self.observation_space.shape)]
+            return (next_obs.astype(np.float32) - obs.astype(np.float32)).reshape(*lead, -1)
+        appended = np.take(next_obs, [next_obs.shape[self.axis] - 1], axis=self.axis) if self.newest_frame_only else next_obs
+        return np.concatenate([obs, appended], axis=self.axis)
