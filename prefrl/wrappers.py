@@ -20,7 +20,7 @@ from prefrl.types import EnsembleRewardFunction, RewardFunction
 
 
 def reads_transitions(reward_fn: RewardFunction) -> TransitionLayout | None:
-    """How ``reward_fn`` joins o and o' when it reads the step's outcome too (a ``transitions`` attribute, as
+    """How ``reward_fn`` reads o and o' when it reads the step's outcome too (a ``transitions`` attribute, as
     :class:`~prefrl.reward.nets.RewardEnsemble` with ``next_obs`` set has); ``None`` when it reads o alone."""
     return getattr(reward_fn, "transitions", None)
 
@@ -65,7 +65,7 @@ class EpisodeReturns:
 
 class LearnedRewardVecEnv(VecEnvWrapper):
     """Replaces the reward of every env with ``reward_fn.predict(obs, actions)``, batched over envs; a reward
-    function that reads the step's outcome too (:func:`reads_transitions`) gets ``(o, o')`` joined as its ``obs``.
+    function that reads the step's outcome too (:func:`reads_transitions`) gets what it reads of ``(o, o')`` as its ``obs``.
 
     :param venv: the vectorized env (its reward is the true one).
     :param reward_fn: scores ``(obs, actions)`` batches; swap it with :meth:`set_reward_fn`.

@@ -94,7 +94,7 @@ class RewardEnsemble(nn.Module):
         self.action_space = action_space
         self.ensemble_size = int(ensemble_size)
         self.use_actions = bool(use_actions)
-        # What the wrapper joins o and o' with (prefrl.reward.transitions), read through `input_space` from here on.
+        # How the wrapper turns o and o' into this net's input (prefrl.reward.transitions); its shape is `input_space`'s.
         self.transitions = None if next_obs == "none" else TransitionLayout.for_space(observation_space, next_obs)
         self.input_space = observation_space if self.transitions is None else self.transitions.space
         layout = image_layout(observation_space) if self.transitions is None else self.transitions.image_layout()
@@ -151,8 +151,8 @@ class RewardEnsemble(nn.Module):
         generator: torch.Generator | None = None,
     ) -> "RewardEnsemble":
         """The ensemble a run's :class:`~prefrl.config.RewardConfig` describes (its size, widths and inputs)."""
-        # Passed only when on, so a subclass written before the option existed (README's example without
-        # ``**options``) keeps working wherever it is not used.
+        # Passed only when on, so a subclass whose constructor predates the option (no ``**inputs`` to pass it
+        # on) keeps working wherever it is not used.
         next_obs = {} if config.next_obs == "none" else {"next_obs": config.next_obs}
         return cls(
             observation_space,

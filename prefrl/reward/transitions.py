@@ -13,7 +13,7 @@ Two ways to read a step (``RewardConfig.next_obs``):
   one frame a step and are stored once each (``prefrl.frames``). The net keeps its kind (a CNN for images).
 - ``"change"``: only o' − o, flattened, for an MLP. What did not change is not there to read, so the net cannot
   pay for where the agent is rather than for what happened: from 1000 noise-free MinAtar Breakout labels its
-  per-step correlation with the true reward was 0.77, against 0.63 joined and 0.19 for o alone. Meant for
+  per-step correlation with the true reward was 0.71, against 0.59 joined and 0.27 for o alone. Meant for
   vectors and small grids (an 84×84 stack flattens into 28k inputs), and for rewards that are events: a reward
   for a state held (a pole kept upright) does not show in what changed.
 """
