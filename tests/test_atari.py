@@ -158,6 +158,7 @@ def test_the_train_env_table_reaches_the_training_env_only() -> None:
 
     config = train_config("MinAtar/SpaceInvaders-v1")
     assert config.run.train_env_kwargs == {"hold_lost_game": 25, "lost_game_charge": 10, "charge_discount": 0.99}
+    assert config.reward.next_obs == "change"  # the preset's [reward] table, beside the variant it reads
     train = make_vec(config.run.train_env_id, 1, 0, env_kwargs=config.run.train_env_kwargs)
     assert train.envs[0].get_wrapper_attr("recent_scores").maxlen == 10
     assert train.envs[0].get_wrapper_attr("hold") == 25
