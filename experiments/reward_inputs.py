@@ -31,6 +31,7 @@ from prefrl.reward_samples import training_env
 from prefrl.runs import RunFolder, read_train_config
 from prefrl.threads import use_one_thread
 from prefrl.types import Label, Segment
+from prefrl.wrappers import reward_inputs
 
 EPSILONS = (0.0, 0.1, 0.3, 1.0)
 
@@ -112,8 +113,7 @@ def main() -> None:
 
         def segment(index: int) -> Segment:
             clip = clips[index]
-            inputs = clip.obs if model.transitions is None else model.transitions.inputs(clip.obs, clip.next_obs)
-            return Segment(inputs, clip.actions, clip.rewards)
+            return Segment(reward_inputs(model, clip.obs, clip.next_obs), clip.actions, clip.rewards)
 
         comparisons = [Comparison(k, segment(i), segment(j), label) for k, ((i, j), label) in enumerate(zip(train_pairs, labels))]
         started = time.perf_counter()

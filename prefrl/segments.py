@@ -21,8 +21,8 @@ from prefrl.types import MemberReturns, Segment
 
 @dataclass(frozen=True)
 class StepBatch:
-    """Steps of all envs over a stretch of time: ``obs (T, E, *obs)`` (what the reward net read: o, or o and o'
-    joined), ``actions (T, E, *act)``,
+    """Steps of all envs over a stretch of time: ``obs (T, E, *obs)`` (what the reward net read: o, or what it
+    reads of o and o'), ``actions (T, E, *act)``,
     ``true_rewards (T, E)``, ``dones (T, E)``; ``first_timestep`` is the global timestep before the first row.
     ``render_states (T, E, *state)`` is present only when clips will be shown to a person. ``member_rewards
     (T, E, N)`` are the reward ensemble's raw per-member rewards of the steps, all from the weights of version

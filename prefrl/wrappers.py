@@ -158,8 +158,8 @@ class LearnedRewardVecEnv(VecEnvWrapper):
 
 
 class LearnedReward(gym.Wrapper):
-    """Single-env version: ``reward = reward_fn(o_t, a_t)`` (or of ``(o_t, o_t+1)`` joined, as in the vectorized
-    one); the env's reward goes to ``info["true_reward"]``.
+    """Single-env version: ``reward = reward_fn(o_t, a_t)`` (or of what it reads of ``(o_t, o_t+1)``, as in the
+    vectorized one); the env's reward goes to ``info["true_reward"]``.
 
     At an episode's end ``info["episode_returns"]`` holds ``{"true": ..., "learned": ...}``.
     """
