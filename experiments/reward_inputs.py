@@ -1,4 +1,4 @@
-"""Fit r̂ on one set of labels with each way of reading a step (``next_obs``: none, joined, change) and score it.
+"""Fit r̂ on one set of labels with each way of reading a step (``next_obs``: none, joined, change, events) and score it.
 
 Where a reward is an event at a transition, r̂(o, a) has to forecast it and r̂(o, a, o') can see it
 (``prefrl.reward.transitions``). This measures how much that is worth with everything else fixed: the same clips,

@@ -25,8 +25,9 @@ def _require(condition: bool, name: str, value: Any, allowed: str) -> None:
         raise ValueError(f"{name}={value!r} is not allowed: {allowed}.")
 
 
-NEXT_OBS_MODES = ("none", "joined", "change")
-"""Values of ``RewardConfig.next_obs``: o alone, o and o' joined, or o' − o (``prefrl.reward.transitions``)."""
+NEXT_OBS_MODES = ("none", "joined", "change", "events")
+"""Values of ``RewardConfig.next_obs``: o alone, o and o' joined, o' − o, or an image's o' − o read as local events
+(``prefrl.reward.transitions``)."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,9 @@ class RewardConfig:
     next_obs: str = option(
         "none",
         "Feed r̂ the observation after the step as well (prefrl.reward.transitions): 'joined' reads o and o' side by "
-        "side, 'change' only o' - o (an MLP; for rewards that are events, such as a brick breaking or a game lost), "
-        "'none' o alone.",
+        "side, 'change' only o' - o through an MLP (for rewards that are events, such as a brick breaking or a game "
+        "lost), 'events' an image's o' - o through local convolutions summed over positions (an event pays the same "
+        "wherever it happens), 'none' o alone.",
     )
     learning_rate: float = option(1e-3, "Adam learning rate of the reward net.")
     batch_size: int = option(64, "Comparisons per gradient step.")

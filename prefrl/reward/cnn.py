@@ -229,9 +229,13 @@ class NumpyTrunk:
     layers: tuple[NumpyConv, ...]
 
     def __call__(self, obs: np.ndarray) -> np.ndarray:
-        maps = np.asarray(obs, dtype=np.float32) * np.float32(self.layout.scale)
-        if not self.layout.channels_first:
-            maps = maps.transpose(0, 3, 1, 2)  # (B, H, W, C) -> (B, C, H, W)
+        maps = numpy_chw(self.layout, obs)
         for layer in self.layers:
             maps = layer(maps)  # (B, N*16, H', W')
         return maps.reshape(maps.shape[0], self.ensemble_size, -1).transpose(1, 0, 2)  # (N, B, 16*H'*W')
+
+
+def numpy_chw(layout: ImageLayout, images: np.ndarray) -> np.ndarray:
+    """NumPy twin of :meth:`ImageLayout.to_chw`: ``(B, *obs_shape)`` raw pixels -> ``(B, C, H, W)`` float32 in [0, 1]."""
+    maps = np.asarray(images, dtype=np.float32) * np.float32(layout.scale)
+    return maps if layout.channels_first else maps.transpose(0, 3, 1, 2)

@@ -4,8 +4,9 @@ Christiano et al. 2017 (§2.2.1) fit an ensemble of predictors and reward the po
 normalized. Here all members' weights are stacked into ``(N, in, out)`` tensors, so the whole ensemble is
 three batched matmuls instead of a Python loop over members (a loop cost PPO 11% of its wall time, DESIGN.md).
 Image observations (``prefrl.images``) first pass through a convolutional trunk, one per member, run as one
-grouped op (``prefrl.reward.cnn``); the action is appended to the conv features and the same stacked MLP head
-follows, as in the paper's Atari predictor (appendix A.2). The observation space alone decides which.
+grouped op (``prefrl.reward.cnn``; an image's change read as events, ``prefrl.reward.events``); the action is
+appended to the conv features and the same stacked MLP head follows, as in the paper's Atari predictor
+(appendix A.2). The input space decides which.
 
 This module builds the net (from a config, or as a finished run saved it), does forward on tensors and predict
 on arrays, nothing else: fitting lives in ``trainer.py``.
@@ -26,6 +27,7 @@ from torch import nn
 from prefrl.config import RewardConfig, TrainConfig, from_dict
 from prefrl.images import image_layout
 from prefrl.reward.cnn import NUMPY_TRUNK_MAX_MULTIPLY_ADDS, ConvEnsembleTrunk, NumpyTrunk
+from prefrl.reward.events import EventTrunk, NumpyEventTrunk
 from prefrl.reward.transitions import TransitionLayout
 from prefrl.runs import RunFolder, read_train_config
 
@@ -65,8 +67,8 @@ class RewardEnsemble(nn.Module):
     :param hidden_sizes: hidden widths of every member.
     :param generator: source of the initial weights (seeded by the trainer, so a seed fixes the whole run).
     :param use_actions: whether r̂ reads the action (r̂(o, a)) or the observation alone (r̂(o)).
-    :param next_obs: whether r̂ also reads the observation after the step, r̂(o, a, o'), and how (``"joined"`` or
-        ``"change"``; ``"none"``: not). Its inputs are then ``transitions.inputs(o, o')``
+    :param next_obs: whether r̂ also reads the observation after the step, r̂(o, a, o'), and how (``"joined"``,
+        ``"change"`` or ``"events"``; ``"none"``: not). Its inputs are then ``transitions.inputs(o, o')``
         (``prefrl.reward.transitions``), of shape ``input_space.shape``.
 
     **Your own reward model.** Subclass this and override :meth:`member_rewards`, the members' head: it gets the
@@ -98,7 +100,11 @@ class RewardEnsemble(nn.Module):
         self.transitions = None if next_obs == "none" else TransitionLayout.for_space(observation_space, next_obs)
         self.input_space = observation_space if self.transitions is None else self.transitions.space
         layout = image_layout(observation_space) if self.transitions is None else self.transitions.image_layout()
-        self.trunk = None if layout is None else ConvEnsembleTrunk(layout, self.ensemble_size, generator)
+        self.trunk: ConvEnsembleTrunk | EventTrunk | None = None
+        if layout is not None and self.transitions is not None and self.transitions.on_grid:
+            self.trunk = EventTrunk(layout, self.ensemble_size, generator)  # what changed, summed over positions
+        elif layout is not None:
+            self.trunk = ConvEnsembleTrunk(layout, self.ensemble_size, generator)
         # What `features` returns: the flat observation and the action, or only the action when a trunk reads
         # the frames (standardizing pixels one by one would break the convolutions' translation invariance).
         obs_width = space_width(self.input_space, "observation") if self.trunk is None else 0
@@ -331,7 +337,7 @@ class RewardEnsemble(nn.Module):
 
     def _numpy_weights(
         self,
-    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float, NumpyTrunk | None]:
+    ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, np.ndarray, float, float, NumpyTrunk | NumpyEventTrunk | None]:
         key = self.weights_version()
         if getattr(self, "_numpy_key", None) != key:
             layers = [(w.detach().numpy().copy(), b.detach().numpy().copy()) for w, b in self._layers]

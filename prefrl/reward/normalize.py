@@ -22,6 +22,8 @@ MIN_STD = 1e-6  # a constant feature or a constant reward must not divide by zer
 
 def standardization(values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-column ``(mean, std)`` of ``values`` ``(B, D)``; a constant column keeps std 1 (it carries no scale)."""
+    if values.shape[-1] == 0:  # nothing to standardize (a conv trunk reads the frames and r̂ reads no action)
+        return values.new_zeros(0), values.new_ones(0)
     mean = values.mean(0)
     std = values.std(0, unbiased=False)
     std = torch.where(std < MIN_STD, torch.ones_like(std), std)

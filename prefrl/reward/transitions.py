@@ -16,6 +16,9 @@ Two ways to read a step (``RewardConfig.next_obs``):
   per-step correlation with the true reward was 0.71, against 0.59 joined and 0.27 for o alone. Meant for
   vectors and small grids (an 84×84 stack flattens into 28k inputs), and for rewards that are events: a reward
   for a state held (a pole kept upright) does not show in what changed.
+- ``"events"``: an image's o' − o, kept in its shape and read by local convolutions summed over positions
+  (``prefrl.reward.events``): an event pays the same wherever on the screen it happens, where the MLP of
+  ``"change"`` learns a weight per position and pays for the positions the labelled clips visited.
 """
 
 from __future__ import annotations
@@ -34,13 +37,15 @@ class TransitionLayout:
     """How ``(o, o')`` of one observation space becomes the reward net's input.
 
     :param observation_space: the env's observation space (a ``Box``).
-    :param change: read o' − o, flattened, instead of o and o' joined.
+    :param change: read o' − o instead of o and o' joined.
+    :param on_grid: keep the change in the image's shape (``"events"``) rather than flatten it.
     :param axis: the axis of the joined arrays (counted from the end) along which o' is appended.
     :param newest_frame_only: append only o''s last frame on that axis (a frame stack), not all of o'.
     """
 
     observation_space: spaces.Box
     change: bool
+    on_grid: bool = False
     axis: int = -1
     newest_frame_only: bool = False
 
@@ -49,10 +54,15 @@ class TransitionLayout:
         """The input of ``mode`` (``"joined"`` or ``"change"``) for ``space``; a clear error where it has none."""
         if mode not in NEXT_OBS_MODES[1:]:
             raise ValueError(f"next_obs={mode!r}: a transition is read 'joined' or as a 'change' ('none' reads o alone).")
-        if mode == "change":
+        if mode in ("change", "events"):
             if not isinstance(space, spaces.Box):
-                raise ValueError(f"next_obs='change' reads o' − o of a Box; the observation space {space} is none.")
-            return cls(space, change=True)
+                raise ValueError(f"next_obs={mode!r} reads o' − o of a Box; the observation space {space} is none.")
+            if mode == "events" and image_layout(space) is None:
+                raise ValueError(
+                    f"next_obs='events' reads an image's o' − o as local events; the observation space {space} is no "
+                    "image (prefrl.images). Use 'change' for a vector."
+                )
+            return cls(space, change=True, on_grid=mode == "events")
         if not isinstance(space, spaces.Box) or len(space.shape) not in (1, 3):
             raise ValueError(
                 f"next_obs='joined' joins o and o' along a flat vector's or an image's channel axis; the observation "
@@ -70,16 +80,18 @@ class TransitionLayout:
         """The input's space, one step's."""
         low, high = self.observation_space.low, self.observation_space.high
         if self.change:
-            width = (high.astype(np.float32) - low.astype(np.float32)).reshape(-1)
+            width = high.astype(np.float32) - low.astype(np.float32)
+            width = width if self.on_grid else width.reshape(-1)
             return spaces.Box(-width, width, dtype=np.float32)
         return spaces.Box(self.inputs(low, low), self.inputs(high, high), dtype=self.observation_space.dtype)
 
     def image_layout(self) -> ImageLayout | None:
-        """The joined images' layout, from the observation's: more channels where they were (guessing the channel
-        axis from the joined shape could flip it: MinAtar's 10×10×6 joins into 10×10×12). A change is flat."""
-        layout = None if self.change else image_layout(self.observation_space)
-        if layout is None:
-            return None
+        """The input's image layout, from the observation's: a change on the grid keeps it, a flat one has none;
+        joined images have more channels where they were (guessing the channel axis from the joined shape could
+        flip it: MinAtar's 10×10×6 joins into 10×10×12)."""
+        layout = image_layout(self.observation_space)
+        if layout is None or self.change:
+            return layout if self.on_grid else None
         return replace(layout, channels=self.space.shape[self.axis])
 
     def inputs(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
@@ -88,7 +100,8 @@ class TransitionLayout:
         if obs.shape != next_obs.shape:
             raise ValueError(f"o has shape {obs.shape} and o' {next_obs.shape}; a transition reads two of one shape.")
         if self.change:
+            change = next_obs.astype(np.float32) - obs.astype(np.float32)
             lead = obs.shape[: obs.ndim - len(self.observation_space.shape)]
-            return (next_obs.astype(np.float32) - obs.astype(np.float32)).reshape(*lead, -1)
+            return change if self.on_grid else change.reshape(*lead, -1)
         appended = np.take(next_obs, [next_obs.shape[self.axis] - 1], axis=self.axis) if self.newest_frame_only else next_obs
         return np.concatenate([obs, appended], axis=self.axis)

@@ -1,5 +1,7 @@
 """The reward ensemble: shapes, encodings, clear errors for unsupported spaces, normalization."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -89,6 +91,10 @@ def test_standardization_and_output_normalization():
     mean, std = standardization(values)
     assert mean.tolist() == [2.0, 5.0]
     assert std.tolist() == [1.0, 1.0]  # second column is constant: kept at 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no columns (frames to a trunk, no action): nothing to divide, no warning
+        mean, std = standardization(torch.zeros((4, 0)))
+    assert mean.shape == std.shape == (0,)
     shift, scale = zero_mean_unit_std(torch.tensor([1.0, 2.0, 3.0, 4.0]))
     assert shift.item() == 2.5 and scale.item() == pytest.approx(1.1180339887)
 

@@ -6,6 +6,7 @@ import torch
 from gymnasium import spaces
 
 from prefrl.config import RewardConfig
+from prefrl.reward.events import EventTrunk
 from prefrl.reward.nets import RewardEnsemble
 from prefrl.reward.transitions import TransitionLayout
 
@@ -56,17 +57,43 @@ def test_a_change_is_the_flat_signed_difference_of_the_two_observations():
     assert change[0, 1, (4 * 10 + 5) * 6 + 2] == -1.0 and change[0, 1, (9 * 10 + 3) * 6 + 0] == 1.0
     assert np.abs(change).sum() == 2.0
     assert layout.space.shape == (600,) and layout.space.low.min() == -1.0 and layout.space.high.max() == 1.0
-    assert layout.image_layout() is None  # an MLP reads it: a signed difference is no image of pixels
+    assert layout.image_layout() is None  # an MLP reads it
+    # Read as events, the same change keeps the grid's shape and layout.
+    events = TransitionLayout.for_space(MINATAR_SPACE, "events")
+    on_grid = events.inputs(obs, next_obs)
+    assert on_grid.shape == (2, 3, 10, 10, 6) and on_grid.dtype == np.float32
+    assert on_grid[0, 1, 4, 5, 2] == -1.0 and on_grid[0, 1, 9, 3, 0] == 1.0 and np.abs(on_grid).sum() == 2.0
+    assert events.space.shape == (10, 10, 6) and events.space.low.min() == -1.0 and events.space.high.max() == 1.0
+    image = events.image_layout()  # the observation's: channels last, 6 of them
+    assert (image.channels_first, image.channels, image.height, image.width) == (False, 6, 10, 10)
 
 
-def test_a_net_reading_changes_is_an_mlp_over_them():
-    model = RewardEnsemble.from_config(MINATAR_SPACE, spaces.Discrete(4), RewardConfig(next_obs="change"))
-    assert model.trunk is None and model.in_features == 600 + 4  # the change and the one-hot action
+def test_a_change_of_a_flat_observation_is_flat_with_the_width_of_its_bounds():
+    space = spaces.Box(np.array([[-1.0, 0.0]], dtype=np.float32), np.array([[1.0, 3.0]], dtype=np.float32))  # (1, 2)
+    layout = TransitionLayout.for_space(space, "change")
+    change = layout.inputs(np.array([[[0.5, 1.0]]]), np.array([[[0.25, 3.0]]]))
+    assert change.tolist() == [[-0.25, 2.0]] and change.dtype == np.float32
+    assert layout.space.low.tolist() == [-2.0, -3.0] and layout.space.high.tolist() == [2.0, 3.0]
+    assert layout.image_layout() is None
+
+
+@pytest.mark.parametrize("mode", ["change", "events"])
+def test_a_net_reading_changes_pays_the_same_where_nothing_changed(mode):
+    model = RewardEnsemble.from_config(MINATAR_SPACE, spaces.Discrete(4), RewardConfig(next_obs=mode))
+    if mode == "change":
+        assert model.trunk is None and model.in_features == 600 + 4  # an MLP over the change and the one-hot action
+    else:
+        assert isinstance(model.trunk, EventTrunk) and model.in_features == 4  # the trunk reads the change
     rng = np.random.default_rng(0)
     obs = rng.random((5, 10, 10, 6)) < 0.2
     # Nothing changed: the same input whatever the state, so the same reward.
     paid = model.predict(model.transitions.inputs(obs, obs), np.zeros(5, dtype=np.int64))
     assert paid == pytest.approx(np.full(5, paid[0]), abs=1e-6)
+
+
+def test_events_are_read_of_images_only():
+    with pytest.raises(ValueError, match="next_obs='events' reads an image's o' − o"):
+        TransitionLayout.for_space(spaces.Box(-1, 1, (3,)), "events")
 
 
 @pytest.mark.parametrize("space", [spaces.Discrete(4), spaces.Box(0, 1, (2, 3)), spaces.Dict({"a": spaces.Discrete(2)})])
