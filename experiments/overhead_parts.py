@@ -11,7 +11,7 @@ same preset and length, one after the other in this process, by wrapping the met
   installing a finished fit;
 - the rest of the preference run's wall time, outside PPO's `learn`: the initial clips, labels and first fit.
 
-    python experiments/overhead_parts.py --env MinAtar/Breakout-v1 --timesteps 200000
+    python experiments/overhead_parts.py --env MinAtar/Breakout-v1 --timesteps 200000 [--preset FILE]
 """
 
 from __future__ import annotations
@@ -79,10 +79,11 @@ def main() -> None:
     parser.add_argument("--env", default="MinAtar/Breakout-v1")
     parser.add_argument("--timesteps", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--preset", default=None, help="a preset file instead of the env's own (both runs use it)")
     parser.add_argument("--out", default="experiments/results/overhead_parts")
     args = parser.parse_args()
     use_one_thread()
-    config = train_config(args.env, seed=args.seed, timesteps=args.timesteps, final_eval_episodes=2)
+    config = train_config(args.env, args.preset, seed=args.seed, timesteps=args.timesteps, final_eval_episodes=2)
     parts = {**PARTS, UPDATE: (algo_class(config.run.algo), "train")}
     totals: dict[str, float] = defaultdict(float)
     time_methods(totals, parts)

@@ -8,7 +8,7 @@ built to never lose one:
 - the segments a comparison refers to are stored with it (observations, actions and the true reward),
   so the reward net can be refit and a run resumed from the store alone, and, when a person is asked, the
   simulator states that let a clip be rendered later, even by another process once the run has stopped;
-  image observations (``uint8``/``bool`` frames) are zlib-compressed, and stacks of frames (Atari's
+  image observations (``uint8``/``bool`` frames, and their changes) are zlib-compressed, and stacks of frames (Atari's
   ``(T, 4, 84, 84)``) keep each distinct frame once (``prefrl.frames``), so a run on pixels keeps its every
   clip in a file of bounded, modest size (:meth:`ComparisonStore.bytes_per_segment` reports it);
 - :meth:`ComparisonStore.answer` is atomic and first-writer-wins, because a web server answers queries
@@ -62,7 +62,8 @@ _BUSY_TIMEOUT_MS = 30_000
 _COMPRESSED = b"prefrl-zlib:"
 # Marks frame stacks stored as their distinct frames and an index (prefrl.frames): zlib of an .npz of the two.
 _STACKS = b"prefrl-stacks:"
-_PIXEL_DTYPES = (np.uint8, np.bool_)
+# Pixels, and the small integers of their changes (o' - o: prefrl.reward.transitions), mostly zeros.
+_COMPRESSED_DTYPES = (np.uint8, np.bool_, np.int8, np.int16)
 
 # Keys the store manages itself; ``set_meta`` refuses them so the version check cannot be defeated.
 _RESERVED_META = frozenset({"schema_version", "created_at"})
@@ -638,14 +639,14 @@ def _encode_segment(segment: Segment, what: str) -> tuple[bytes, bytes, bytes, i
     states = segment.render_states
     obs = np.asarray(segment.obs)
     return (
-        _stacks_to_blob(obs) if is_frame_stack(obs) else _to_npy(obs, f"{what}.obs", compress=obs.dtype in _PIXEL_DTYPES),
+        _stacks_to_blob(obs) if is_frame_stack(obs) else _to_npy(obs, f"{what}.obs", compress=obs.dtype in _COMPRESSED_DTYPES),
         _to_npy(segment.actions, f"{what}.actions"),
         _to_npy(segment.true_rewards, f"{what}.true_rewards"),
         int(segment.env_index),
         int(segment.timestep),
         # Recorded frames of pixel games (prefrl.oracles.human.snapshots) compress like image observations.
         None if states is None
-        else _to_npy(states, f"{what}.render_states", compress=np.asarray(states).dtype in _PIXEL_DTYPES),
+        else _to_npy(states, f"{what}.render_states", compress=np.asarray(states).dtype in _COMPRESSED_DTYPES),
     )
 
 

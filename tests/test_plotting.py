@@ -102,7 +102,7 @@ def test_reward_samples_of_a_minatar_run_register_its_env_and_read_frames(tmp_pa
     name, kwargs = policy_for(env.observation_space)
     PPO(name, env, n_steps=64, policy_kwargs=kwargs, seed=0).save(tmp_path / "policy.zip")
     reward_net = prefrl.RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
-    assert reward_net.trunk is not None  # a CNN over the frames
+    assert reward_net.transitions is not None  # the preset's r̂ reads what each step changed on the grid
     torch.save(reward_net.state_dict(), tmp_path / "reward_net.pt")
     (tmp_path / "config.json").write_text(__import__("json").dumps({"kind": "train", "config": to_dict(config)}))
     horizon = env.spec.max_episode_steps

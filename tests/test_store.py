@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gymnasium import spaces
 
 from prefrl.store import (
     SCHEMA_VERSION,
@@ -25,6 +26,7 @@ from prefrl.store import (
     StoreError,
     UnknownQueryError,
 )
+from prefrl.reward.transitions import TransitionLayout
 from prefrl.types import Label, Segment
 
 
@@ -393,6 +395,26 @@ def test_frames_round_trip_bit_exactly_and_compressed(store: ComparisonStore, dt
         assert_same_segment(got.right, right)
     raw_bytes = pairs[0][0].obs.nbytes
     assert store.bytes_per_segment() < raw_bytes / 3  # 5% of pixels lit: zlib keeps far less than the raw frames
+
+
+@pytest.mark.parametrize("dtype, shape", [(bool, (10, 10, 4)), (np.uint8, (84, 84))])
+def test_changes_of_frames_round_trip_bit_exactly_and_compressed(store: ComparisonStore, dtype: type, shape: tuple) -> None:
+    """What r̂ reads with next_obs = 'change': o' - o of pixels, small signed integers, mostly zeros."""
+    rng = np.random.default_rng(0)
+    layout = TransitionLayout.for_space(spaces.Box(0, 1 if dtype is bool else 255, shape, dtype=dtype), "change")
+
+    def change_segment() -> Segment:
+        frames = frame_segment(rng, dtype, shape, length=26).obs
+        return Segment(layout.inputs(frames[:-1], frames[1:]), rng.integers(0, 3, 25), rng.normal(size=25))
+
+    pairs = [(change_segment(), change_segment()) for _ in range(3)]
+    assert pairs[0][0].obs.dtype == (np.int8 if dtype is bool else np.int16)
+    ids = store.add_queries(pairs, oracle="synthetic", timestep=0)
+    for comparison_id, (left, right) in zip(ids, pairs):
+        got = store.get(comparison_id)
+        assert_same_segment(got.left, left)
+        assert_same_segment(got.right, right)
+    assert store.bytes_per_segment() < pairs[0][0].obs.nbytes / 3
 
 
 def test_a_version_2_store_keeps_its_plain_blobs_and_gains_compressed_ones(tmp_path: Path) -> None:

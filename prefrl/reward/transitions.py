@@ -80,10 +80,18 @@ class TransitionLayout:
         """The input's space, one step's."""
         low, high = self.observation_space.low, self.observation_space.high
         if self.change:
-            width = high.astype(np.float32) - low.astype(np.float32)
+            width = high.astype(self.change_dtype) - low.astype(self.change_dtype)
             width = width if self.on_grid else width.reshape(-1)
-            return spaces.Box(-width, width, dtype=np.float32)
+            return spaces.Box(-width, width, dtype=self.change_dtype)
         return spaces.Box(self.inputs(low, low), self.inputs(high, high), dtype=self.observation_space.dtype)
+
+    @property
+    def change_dtype(self) -> np.dtype:
+        """What a change is stored as: the smallest signed type that holds it for pixels (MinAtar's bool grids
+        change by -1, 0 or 1; uint8 frames by up to ±255), so clips stay as small in memory and in the store as
+        their frames; float32 for anything else."""
+        dtype = np.dtype(self.observation_space.dtype)
+        return np.dtype({np.dtype(bool): np.int8, np.dtype(np.uint8): np.int16}.get(dtype, np.float32))
 
     def image_layout(self) -> ImageLayout | None:
         """The input's image layout, from the observation's: a change on the grid keeps it, a flat one has none;
@@ -100,7 +108,7 @@ class TransitionLayout:
         if obs.shape != next_obs.shape:
             raise ValueError(f"o has shape {obs.shape} and o' {next_obs.shape}; a transition reads two of one shape.")
         if self.change:
-            change = next_obs.astype(np.float32) - obs.astype(np.float32)
+            change = next_obs.astype(self.change_dtype) - obs.astype(self.change_dtype)
             lead = obs.shape[: obs.ndim - len(self.observation_space.shape)]
             return change if self.on_grid else change.reshape(*lead, -1)
         appended = np.take(next_obs, [next_obs.shape[self.axis] - 1], axis=self.axis) if self.newest_frame_only else next_obs

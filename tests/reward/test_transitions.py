@@ -53,7 +53,7 @@ def test_a_change_is_the_flat_signed_difference_of_the_two_observations():
     obs[0, 1, 4, 5, 2] = True  # a brick that went missing
     next_obs[0, 1, 9, 3, 0] = True  # the ball where it arrived
     change = layout.inputs(obs, next_obs)
-    assert change.shape == (2, 3, 600) and change.dtype == np.float32
+    assert change.shape == (2, 3, 600) and change.dtype == np.int8  # a bool grid changes by -1, 0 or 1
     assert change[0, 1, (4 * 10 + 5) * 6 + 2] == -1.0 and change[0, 1, (9 * 10 + 3) * 6 + 0] == 1.0
     assert np.abs(change).sum() == 2.0
     assert layout.space.shape == (600,) and layout.space.low.min() == -1.0 and layout.space.high.max() == 1.0
@@ -61,7 +61,7 @@ def test_a_change_is_the_flat_signed_difference_of_the_two_observations():
     # Read as events, the same change keeps the grid's shape and layout.
     events = TransitionLayout.for_space(MINATAR_SPACE, "events")
     on_grid = events.inputs(obs, next_obs)
-    assert on_grid.shape == (2, 3, 10, 10, 6) and on_grid.dtype == np.float32
+    assert on_grid.shape == (2, 3, 10, 10, 6) and on_grid.dtype == np.int8
     assert on_grid[0, 1, 4, 5, 2] == -1.0 and on_grid[0, 1, 9, 3, 0] == 1.0 and np.abs(on_grid).sum() == 2.0
     assert events.space.shape == (10, 10, 6) and events.space.low.min() == -1.0 and events.space.high.max() == 1.0
     image = events.image_layout()  # the observation's: channels last, 6 of them
