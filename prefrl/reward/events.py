@@ -11,9 +11,10 @@ member) and sums their maps over all positions, so that
 - an event is recognized by its neighbourhood alone, the same at every position, and two events add up.
 
 A flat readout of the same change (an MLP over all pixels) learns a weight per position instead, and pays for the
-positions the labelled clips happened to visit: on MinAtar SpaceInvaders, fit on the same 1000 noise-free labels,
-its per-step correlation with the true reward was 0.34, this trunk's 0.83, and it ranked PPO's better policies
-above the run's own where the flat readout ranked them below (README, "Rewards at transitions").
+positions the labelled clips happened to visit: fit on the same 1000 noise-free labels, its per-step correlation
+with the true reward was 0.32 on MinAtar SpaceInvaders and 0.71 on Breakout, this trunk's 0.88 and 0.85; on
+Breakout, a run's flat readout paid PPO's better policies 60-110 less than the run's own over 3000 steps, an
+events run's r̂ within 17 of it either way (README, "Rewards at transitions").
 
 All members run as one op as in ``prefrl.reward.cnn``: the first convolution has ``N × filters`` outputs, the
 second is one batched product per member. There is no batch norm, whose shift would make unchanged pixels count,
@@ -40,8 +41,8 @@ class EventTrunk(nn.Module):
     """Summed local features of every member for a batch of change images: ``(B, *shape)`` -> ``(N, B, filters)``.
 
     Computed on the windows that hold a change only: the others add exactly nothing, and on MinAtar a step changes
-    a handful of pixels, so most of the grid's windows are empty (same result as the dense convolutions, a fit
-    step in half the time).
+    a handful of pixels, so most of the grid's windows are empty (same result as the dense convolutions; forward
+    and backward over 800 frames of 10×10×4 with 6 changed pixels each, one thread: 39 ms against 79).
 
     :param layout: the change image's layout (the observation's: channels where they were, its pixel scale).
     :param ensemble_size: number of members ``N``.

@@ -6,7 +6,7 @@ came. Read together, the reward becomes a difference between two frames (MinAtar
 went missing) instead of a forecast from where the ball is heading, and a game reset underneath the agent is on
 screen in o' rather than nowhere (README, "Rewards at transitions").
 
-Two ways to read a step (``RewardConfig.next_obs``):
+Three ways to read a step (``RewardConfig.next_obs``):
 
 - ``"joined"``: o and o' side by side, along an image's channel axis or end to end for a flat vector. A frame
   stack takes only the newest frame of o' (its other frames are o's own), so a clip's joined stacks still slide by
@@ -24,6 +24,7 @@ Two ways to read a step (``RewardConfig.next_obs``):
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 from gymnasium import spaces
@@ -51,9 +52,12 @@ class TransitionLayout:
 
     @classmethod
     def for_space(cls, space: spaces.Space, mode: str) -> TransitionLayout:
-        """The input of ``mode`` (``"joined"`` or ``"change"``) for ``space``; a clear error where it has none."""
+        """The input of ``mode`` (``"joined"``, ``"change"`` or ``"events"``) for ``space``; a clear error where it
+        has none."""
         if mode not in NEXT_OBS_MODES[1:]:
-            raise ValueError(f"next_obs={mode!r}: a transition is read 'joined' or as a 'change' ('none' reads o alone).")
+            raise ValueError(
+                f"next_obs={mode!r}: a transition is read 'joined', as a 'change' or as 'events' ('none' reads o alone)."
+            )
         if mode in ("change", "events"):
             if not isinstance(space, spaces.Box):
                 raise ValueError(f"next_obs={mode!r} reads o' − o of a Box; the observation space {space} is none.")
@@ -85,11 +89,11 @@ class TransitionLayout:
             return spaces.Box(-width, width, dtype=self.change_dtype)
         return spaces.Box(self.inputs(low, low), self.inputs(high, high), dtype=self.observation_space.dtype)
 
-    @property
+    @cached_property
     def change_dtype(self) -> np.dtype:
         """What a change is stored as: the smallest signed type that holds it for pixels (MinAtar's bool grids
         change by -1, 0 or 1; uint8 frames by up to ±255), so clips stay as small in memory and in the store as
-        their frames; float32 for anything else."""
+        their frames; float32 for anything else. Cached: the wrapper reads it at every env step."""
         dtype = np.dtype(self.observation_space.dtype)
         return np.dtype({np.dtype(bool): np.int8, np.dtype(np.uint8): np.int16}.get(dtype, np.float32))
 
