@@ -21,7 +21,6 @@ norm folded into each convolution's weights and dropout (the identity in eval mo
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from prefrl.images import ImageLayout
+from prefrl.reward.init import fan_in_uniform
 
 LEAKY_SLOPE = 0.01  # the paper's α for leaky ReLU, as in the MLP members
 DROPOUT = 0.5  # the paper's dropout on every conv layer of the Atari predictor
@@ -136,11 +136,10 @@ class ConvEnsembleTrunk(nn.Module):
             groups = 1 if index == 0 else members
             conv = nn.Conv2d(channels * (1 if index == 0 else members), members * layer.filters, layer.kernel,
                              layer.stride, groups=groups)
-            # nn.Conv2d's default init (uniform, bound 1/sqrt(fan_in)), drawn from the run's generator.
-            bound = 1.0 / math.sqrt(channels * layer.kernel**2)
+            fan_in = channels * layer.kernel**2
             with torch.no_grad():
-                conv.weight.uniform_(-bound, bound, generator=generator)
-                conv.bias.uniform_(-bound, bound, generator=generator)
+                conv.weight.copy_(fan_in_uniform(conv.weight.shape, fan_in, generator))
+                conv.bias.copy_(fan_in_uniform(conv.bias.shape, fan_in, generator))
             norm = nn.BatchNorm2d(members * layer.filters)
             modules += [conv, norm, nn.LeakyReLU(LEAKY_SLOPE), ByteDropout(dropout)]
             convs.append((conv, norm, groups, layer))

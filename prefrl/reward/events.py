@@ -23,7 +23,6 @@ and no dropout. Per-step inference runs in NumPy (:meth:`EventTrunk.numpy_copy`)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +31,7 @@ from torch import nn
 
 from prefrl.images import ImageLayout
 from prefrl.reward.cnn import LEAKY_SLOPE, ConvLayer, numpy_chw, window_indices
+from prefrl.reward.init import fan_in_uniform
 
 EVENT_FILTERS = 16
 EVENT_KERNEL = 3
@@ -66,9 +66,8 @@ class EventTrunk(nn.Module):
         # through 4 windows and one in the middle through 9).
         self.padding = self.kernel - 1
         window = layout.channels * self.kernel**2
-        # nn.Conv2d's default bound, 1/sqrt(fan_in), drawn from the run's generator.
-        self.local_weight = nn.Parameter(_uniform((window, self.ensemble_size * filters), window, generator))
-        self.mix_weight = nn.Parameter(_uniform((self.ensemble_size, filters, filters), filters, generator))
+        self.local_weight = nn.Parameter(fan_in_uniform((window, self.ensemble_size * filters), window, generator))
+        self.mix_weight = nn.Parameter(fan_in_uniform((self.ensemble_size, filters, filters), filters, generator))
         self.out_features = int(filters)
         windows = (layout.height + self.padding) * (layout.width + self.padding)
         self.multiply_adds = self.ensemble_size * filters * windows * (window + filters)  # per frame, all dense
@@ -92,11 +91,6 @@ class EventTrunk(nn.Module):
         return NumpyEventTrunk(
             layout, pad, windows[0], self.local_weight.detach().numpy().copy(), self.mix_weight.detach().numpy().copy()
         )
-
-
-def _uniform(shape: tuple[int, ...], fan_in: int, generator: torch.Generator | None) -> torch.Tensor:
-    bound = 1.0 / math.sqrt(fan_in)
-    return torch.empty(shape).uniform_(-bound, bound, generator=generator)
 
 
 @dataclass(frozen=True)

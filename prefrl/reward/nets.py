@@ -15,7 +15,6 @@ on arrays, nothing else: fitting lives in ``trainer.py``.
 from __future__ import annotations
 
 import copy
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +27,7 @@ from prefrl.config import RewardConfig, TrainConfig, from_dict
 from prefrl.images import image_layout
 from prefrl.reward.cnn import NUMPY_TRUNK_MAX_MULTIPLY_ADDS, ConvEnsembleTrunk, NumpyTrunk
 from prefrl.reward.events import EventTrunk, NumpyEventTrunk
+from prefrl.reward.init import fan_in_uniform
 from prefrl.reward.transitions import TransitionLayout
 from prefrl.runs import RunFolder, read_train_config
 
@@ -115,10 +115,8 @@ class RewardEnsemble(nn.Module):
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
         for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            # nn.Linear's default init, drawn independently for each member so members start apart.
-            bound = 1.0 / math.sqrt(fan_in)
-            self.weights.append(nn.Parameter(torch.empty(self.ensemble_size, fan_in, fan_out).uniform_(-bound, bound, generator=generator)))
-            self.biases.append(nn.Parameter(torch.empty(self.ensemble_size, 1, fan_out).uniform_(-bound, bound, generator=generator)))
+            self.weights.append(nn.Parameter(fan_in_uniform((self.ensemble_size, fan_in, fan_out), fan_in, generator)))
+            self.biases.append(nn.Parameter(fan_in_uniform((self.ensemble_size, 1, fan_out), fan_in, generator)))
         # Plain references to the same parameters: iterating a ParameterList costs ~13 µs a call, and
         # predict runs once per env step.
         self._layers = tuple(zip(self.weights, self.biases))

@@ -102,9 +102,9 @@ class TransitionLayout:
         joined images have more channels where they were (guessing the channel axis from the joined shape could
         flip it: MinAtar's 10×10×6 joins into 10×10×12)."""
         layout = image_layout(self.observation_space)
-        if layout is None or self.change:
-            return layout if self.on_grid else None
-        return replace(layout, channels=self.space.shape[self.axis])
+        if layout is None or self.on_grid:
+            return layout
+        return None if self.change else replace(layout, channels=self.space.shape[self.axis])
 
     def inputs(self, obs: np.ndarray, next_obs: np.ndarray) -> np.ndarray:
         """What the net reads of steps whose ``obs`` and ``next_obs`` are ``(*lead, *obs_shape)``: ``(*lead, *input_shape)``."""
