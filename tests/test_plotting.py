@@ -10,7 +10,7 @@ import pytest
 from prefrl import plotting
 from prefrl.cli import main as cli_main
 from prefrl.results import load_results
-from prefrl.reward_samples import SAMPLES_FILE, reward_samples
+from prefrl.reward_samples import SAMPLES_FILE, policy_rewards, reward_samples
 from prefrl.sweep import Cell
 from tests.sweep_fixtures import write_cell, write_sweep
 
@@ -63,7 +63,8 @@ def test_correlation_by_hand():
     assert math.isnan(plotting.correlation(np.ones(3), np.array([1.0, 2.0, 3.0])))
 
 
-def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
+def _finished_cartpole_run(folder, kind="train", seed=0):
+    """A run folder holding what a finished CartPole run leaves: config, an (untrained) policy and reward net."""
     import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
@@ -71,11 +72,22 @@ def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
     import prefrl
     from prefrl.config import to_dict
 
-    config = prefrl.train_config("CartPole-v1", out=str(tmp_path))
+    config = prefrl.train_config("CartPole-v1", out=str(folder))
     env = gym.make("prefrl/FixedCartPole-v1")
-    PPO("MlpPolicy", env, n_steps=64, seed=0).save(tmp_path / "policy.zip")
-    torch.save(prefrl.RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward).state_dict(), tmp_path / "reward_net.pt")
-    (tmp_path / "config.json").write_text(__import__("json").dumps({"kind": "train", "config": to_dict(config)}))
+    folder.mkdir(parents=True, exist_ok=True)
+    PPO("MlpPolicy", env, n_steps=64, seed=seed).save(folder / "policy.zip")
+    if kind == "train":
+        net = prefrl.RewardEnsemble.from_config(env.observation_space, env.action_space, config.reward)
+        torch.save(net.state_dict(), folder / "reward_net.pt")
+        saved = {"kind": "train", "config": to_dict(config)}
+    else:
+        saved = {"kind": "baseline", "run": to_dict(config)["run"]}
+    (folder / "config.json").write_text(__import__("json").dumps(saved))
+    return folder
+
+
+def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
+    _finished_cartpole_run(tmp_path)
     samples = reward_samples(tmp_path, episodes=1)
     assert len(samples["true"]) == len(samples["learned"]) == 400  # 2 episodes of the 200-step variant
     true = samples["true"]  # the variant's reward: 0 while the pole is down, 0.5-1 while it is up
@@ -83,6 +95,20 @@ def test_reward_samples_replay_the_saved_policy_and_reward_net(tmp_path):
     assert (samples["source"] == 0).sum() == 200  # one policy episode, one random one
     assert (tmp_path / SAMPLES_FILE).is_file()
     np.testing.assert_array_equal(reward_samples(tmp_path)["learned"], samples["learned"])  # read from the cache
+
+
+def test_policy_rewards_score_another_runs_policy_with_this_runs_reward(tmp_path):
+    reward_run = _finished_cartpole_run(tmp_path / "train")
+    baseline = _finished_cartpole_run(tmp_path / "baseline", kind="baseline", seed=1)
+    samples = policy_rewards(reward_run, baseline, episodes=2)
+    assert len(samples["true"]) == len(samples["learned"]) == 400
+    np.testing.assert_array_equal(samples["episode"], np.repeat([0, 1], 200))
+    assert ((samples["true"] == 0.0) | ((samples["true"] >= 0.5) & (samples["true"] <= 1.0))).all()
+    assert np.isfinite(samples["learned"]).all() and samples["learned"].std() > 0  # r̂ of the states visited
+    assert not (baseline / SAMPLES_FILE).exists() and not (reward_run / SAMPLES_FILE).exists()  # nothing cached
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="not a `prefrl train` or `prefrl baseline` run folder"):
+        policy_rewards(reward_run, tmp_path / "empty")
 
 
 @pytest.mark.filterwarnings("ignore:.*Overriding environment MinAtar")  # re-registering what the test unregistered
