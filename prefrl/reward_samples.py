@@ -5,14 +5,15 @@ reward is what the synthetic oracle compared: the original CartPole pays a const
 reward net could correlate with). Half of the episodes follow the policy (sampling its actions, so states
 near its behaviour are covered), half take uniformly random actions (states it avoids), because a reward net
 is only useful if it ranks both correctly. Nothing is recorded during training, so training pays nothing.
-The samples are cached in the run folder (``reward_samples.npz``).
+The samples are cached in the run folder (``reward_samples.npz``). :func:`policy_rewards` replays another run's
+policy against the same r̂ instead, to see whether r̂ ranks play it never saw as the true reward does.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
